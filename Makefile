@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# The CPU wheel of this exact torch lies on the machine's disk; the package itself
+# only asks for a range (see pyproject.toml).
+TORCH  ?= torch==2.13.0
+
+.PHONY: demo test venv dev bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "$(TORCH)"
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed
+	$(PIP) install -q -e ".[dev,interop]"
+	touch $@
+
+venv: $(VENV)/.installed
+dev: $(VENV)/.dev-installed
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/seqlm compare --out runs/demo
+
+test: $(VENV)/.dev-installed
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.dev-installed
+	$(PIP) install -q -e ".[bench]"
+	$(PY) benchmarks/cells.py --quick
+	$(PY) benchmarks/ngram.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

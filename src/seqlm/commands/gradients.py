@@ -1,0 +1,11 @@
+"""`seqlm gradients` (not implemented yet)."""
+from seqlm.errors import SeqlmError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("gradients", help="(not implemented yet)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    raise SeqlmError("'seqlm gradients' is not implemented yet")

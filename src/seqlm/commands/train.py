@@ -1,0 +1,11 @@
+"""`seqlm train` (not implemented yet)."""
+from seqlm.errors import SeqlmError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="(not implemented yet)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    raise SeqlmError("'seqlm train' is not implemented yet")

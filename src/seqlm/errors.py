@@ -1,0 +1,17 @@
+"""The one exception type for user errors.
+
+A ``SeqlmError`` is something the user can fix: a bad path, a file that is not
+UTF-8, a flag value out of range, a checkpoint from another vocabulary. The CLI
+prints its message as one line on stderr and exits with status 2. Anything else
+is a bug and keeps its traceback.
+"""
+
+
+class SeqlmError(Exception):
+    """A user error; ``str(err)`` is one line that says what and where."""
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise ``SeqlmError(message)`` unless ``condition`` holds."""
+    if not condition:
+        raise SeqlmError(message)

@@ -1,0 +1,89 @@
+"""One definition of perplexity, shared by every model in seqlm.
+
+Every language model answers the same question: given an id stream, what is
+the natural-log probability of each token? Perplexity is computed once, here,
+from that answer:
+
+    ppl = exp( - (1/N) * sum_{i=1..N} log p(w_i | context_i) )
+
+over every token of the split exactly once, ``<eos>`` included, accumulated in
+float64. A token with probability zero (log p = -inf, only possible for the
+unsmoothed MLE n-gram) makes the perplexity ``inf``; the count of such tokens
+is reported rather than hidden, and the finite part is reported beside it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+MODES = ("stream", "sentence")
+LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Summary of per-token log-probabilities over one split."""
+
+    tokens: int                 # N: every token scored, <eos> included
+    nll: float                  # -sum log p, nats (inf if any zero-probability token)
+    zero_prob: int              # tokens with p = 0
+    mode: str                   # "stream" or "sentence"
+    chars: int | None = None    # characters covered, for bits per character
+    nll_finite: float | None = None  # -sum log p over the tokens with p > 0
+
+    @property
+    def mean_nll(self) -> float:
+        return self.nll / self.tokens if self.tokens else float("nan")
+
+    @property
+    def ppl(self) -> float:
+        if self.zero_prob:
+            return float("inf")
+        return math.exp(self.mean_nll)
+
+    @property
+    def finite_ppl(self) -> float:
+        """Perplexity over the tokens with non-zero probability only (MLE lesson)."""
+        n = self.tokens - self.zero_prob
+        nll = self.nll if self.nll_finite is None else self.nll_finite
+        return math.exp(nll / n) if n else float("nan")
+
+    @property
+    def bits_per_token(self) -> float:
+        return self.mean_nll / LN2
+
+    @property
+    def bits_per_char(self) -> float | None:
+        if not self.chars:
+            return None
+        return self.nll / LN2 / self.chars
+
+    def message(self) -> str:
+        """A one-line human summary, naming the zero-probability tokens if any."""
+        if self.zero_prob:
+            return (f"perplexity inf: {self.zero_prob} of {self.tokens} tokens had zero "
+                    f"probability ({self.mode} mode; {self.finite_ppl:.2f} over the rest)")
+        return f"perplexity {self.ppl:.2f} over {self.tokens} tokens ({self.mode} mode)"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(ppl=self.ppl, bits_per_token=self.bits_per_token)
+        if self.chars:
+            d["bits_per_char"] = self.bits_per_char
+        return d
+
+
+def summarize(logprobs, mode: str = "sentence", chars: int | None = None) -> Evaluation:
+    """Reduce natural-log probabilities (any array-like) to an :class:`Evaluation`."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    lp = np.asarray(logprobs, dtype=np.float64).ravel()
+    if np.isnan(lp).any():
+        raise ValueError("log-probabilities contain NaN")
+    zero = int(np.isneginf(lp).sum())
+    finite = float(-lp[np.isfinite(lp)].sum(dtype=np.float64))
+    nll = float("inf") if zero else finite
+    return Evaluation(tokens=int(lp.size), nll=nll, zero_prob=zero, mode=mode, chars=chars,
+                      nll_finite=finite)

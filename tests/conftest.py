@@ -1,0 +1,36 @@
+"""Shared fixtures. Data is read from $SEQLM_DATA or ../shared/data, never copied."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+IN_CI = bool(os.environ.get("CI"))
+
+
+def shared_data_dir() -> Path | None:
+    for cand in (os.environ.get("SEQLM_DATA"), REPO.parent / "shared" / "data"):
+        if cand and Path(cand).is_dir():
+            return Path(cand)
+    return None
+
+
+@pytest.fixture(scope="session")
+def ptb_dir() -> Path:
+    base = shared_data_dir()
+    if base is None or not (base / "ptb" / "ptb.train.txt").exists():
+        pytest.skip("PTB not found in $SEQLM_DATA or ../shared/data/ptb")
+    return base / "ptb"
+
+
+def require_tool(name: str) -> str:
+    """Path of an external tool; skip without it, but fail under CI (which installs it)."""
+    path = shutil.which(name)
+    if path is None:
+        if IN_CI:
+            pytest.fail(f"{name} is not installed, but .ci/run installs it")
+        pytest.skip(f"{name} not installed")
+    return path

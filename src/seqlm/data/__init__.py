@@ -1,5 +1,7 @@
-"""Data: vocabulary, corpora and batching for truncated BPTT."""
+"""Data: vocabulary, corpora (files, named datasets, the synthetic language) and batching."""
 from seqlm.data.batching import batchify, lm_batches, segments, sentences
+from seqlm.data.corpus import SPLITS, Corpus, corpus_from_directory, corpus_from_file, load_corpus
 from seqlm.data.vocab import EOS, UNK, Vocabulary
 
-__all__ = ["Vocabulary", "UNK", "EOS", "batchify", "lm_batches", "segments", "sentences"]
+__all__ = ["Vocabulary", "UNK", "EOS", "batchify", "lm_batches", "segments", "sentences",
+           "Corpus", "SPLITS", "load_corpus", "corpus_from_directory", "corpus_from_file"]

@@ -14,10 +14,14 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from seqlm.errors import SeqlmError
+
+if TYPE_CHECKING:  # torch is imported where it is used, so `seqlm data` starts fast
+    import torch
 
 
 def batchify(data: torch.Tensor, batch_size: int) -> torch.Tensor:
@@ -37,8 +41,11 @@ def batchify(data: torch.Tensor, batch_size: int) -> torch.Tensor:
     For evaluation use :func:`lm_batches` with ``pad=True``, which drops
     nothing.
     """
+    import torch
+
     if batch_size < 1:
         raise SeqlmError(f"batch size must be >= 1, got {batch_size}")
+    data = torch.as_tensor(data)
     n = data.size(0) // batch_size
     if n == 0:
         raise SeqlmError(f"a stream of {data.size(0)} tokens is too short for batch size {batch_size}")
@@ -46,6 +53,8 @@ def batchify(data: torch.Tensor, batch_size: int) -> torch.Tensor:
 
 
 def _pad_columns(data: torch.Tensor, batch_size: int, n_rows: int, pad_value: int) -> torch.Tensor:
+    import torch
+
     out = torch.full((batch_size * n_rows,), pad_value, dtype=data.dtype)
     out[: data.size(0)] = data
     return out.view(batch_size, n_rows).t().contiguous()
@@ -61,6 +70,8 @@ def lm_batches(ids, batch_size: int, eos_id: int, pad: bool = False
     (evaluation) the last column is padded and ``mask`` is ``True`` exactly on
     the N real predictions.
     """
+    import torch
+
     ids = torch.as_tensor(np.asarray(ids), dtype=torch.long)
     if ids.dim() != 1 or ids.numel() == 0:
         raise SeqlmError("cannot batch an empty split")

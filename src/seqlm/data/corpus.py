@@ -42,6 +42,8 @@ class Corpus:
     oov: dict = field(default_factory=dict)
     # For corpora with a known answer: oracle natural-log probability of every token.
     oracle_logprobs: dict | None = None
+    # Provenance (e.g. the synthetic generator's seed and config).
+    meta: dict = field(default_factory=dict)
 
     @property
     def level(self) -> str:
@@ -95,8 +97,13 @@ def read_lines(path: str | Path) -> list[str]:
     if text.startswith("\ufeff"):
         text = text[1:]
     if not text.strip():
-        raise SeqlmError(f"{path}: file is empty")
-    return text.splitlines()
+        raise SeqlmError(f"{path}: file is empty (no tokens)")
+    # Only "\n" ends a line (as in PTB/WikiText readers); str.splitlines would
+    # also split on U+2028, form feeds etc. and change the token counts.
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the trailing newline ends the last line, it does not start a new one
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def _count_oov(lines: list[str], vocab: Vocabulary) -> int:
@@ -136,3 +143,71 @@ def corpus_from_directory(directory: str | Path, level: str = "word", min_freq: 
     files = find_split_files(directory)
     lines = {s: read_lines(p) for s, p in files.items()}
     return corpus_from_lines(lines, Path(directory).name or str(directory), level, min_freq, max_size)
+
+
+def split_contiguous(lines: list[str], fractions=(0.9, 0.05, 0.05), where: str = "text"
+                     ) -> dict[str, list[str]]:
+    """Cut lines into train/valid/test, contiguously, in the given proportions."""
+    fr = tuple(float(f) for f in fractions)
+    if len(fr) != 3 or any(f <= 0 for f in fr) or abs(sum(fr) - 1.0) > 1e-6:
+        raise SeqlmError(f"split fractions must be three positive numbers summing to 1, got {fractions}")
+    n = len(lines)
+    n_train, n_valid = int(n * fr[0]), int(n * fr[1])
+    parts = {"train": lines[:n_train], "valid": lines[n_train:n_train + n_valid],
+             "test": lines[n_train + n_valid:]}
+    for s, part in parts.items():
+        if not any(line.strip() for line in part):
+            raise SeqlmError(f"{where}: {n} lines are too few for a "
+                             f"{'/'.join(f'{f:g}' for f in fr)} split (the {s} split would be empty)")
+    return parts
+
+
+def corpus_from_file(path: str | Path, level: str = "word", split=(0.9, 0.05, 0.05),
+                     min_freq: int = 1, max_size: int | None = None, name: str | None = None
+                     ) -> Corpus:
+    """One raw UTF-8 text file, split contiguously by lines (90/5/5 by default)."""
+    lines = read_lines(path)
+    parts = split_contiguous(lines, split, str(path))
+    return corpus_from_lines(parts, name or Path(path).stem, level, min_freq, max_size)
+
+
+def load_corpus(source: str | Path, level: str | None = None, seed: int = 0,
+                split=(0.9, 0.05, 0.05), min_freq: int = 1, max_size: int | None = None,
+                root: str | Path | None = None, **synthetic_kwargs) -> Corpus:
+    """A corpus from a directory, a text file, a registry name or ``"synthetic"``.
+
+    ``level`` is ``"word"`` or ``"char"``; ``None`` means the source's default
+    (word, except ``tiny-shakespeare``: char). ``seed`` and ``synthetic_kwargs``
+    (fields of :class:`~seqlm.data.synthetic.SyntheticConfig`) apply to the
+    synthetic corpus only; ``split`` to single files; ``root`` overrides
+    ``$SEQLM_DATA`` for registry names.
+    """
+    from seqlm.data import registry
+
+    source = str(source)
+    if synthetic_kwargs and source != "synthetic":
+        raise SeqlmError(f"options {sorted(synthetic_kwargs)} apply only to the synthetic corpus")
+    if source == "synthetic":
+        if level not in (None, "word"):
+            raise SeqlmError("the synthetic corpus is word level (its oracle is over words)")
+        from seqlm.data.synthetic import synthetic_corpus
+        return synthetic_corpus(seed, **synthetic_kwargs)
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return corpus_from_directory(path, level or "word", min_freq, max_size)
+    if path.is_file():
+        return corpus_from_file(path, level or "word", split, min_freq, max_size)
+    if source in registry.REGISTRY:
+        ds = registry.get(source)
+        directory = registry.locate(source, root)
+        if ds.single_file:
+            c = corpus_from_file(directory / ds.files[0], level or ds.level, split, min_freq,
+                                 max_size, name=ds.name)
+        else:
+            c = corpus_from_directory(directory, level or ds.level, min_freq, max_size)
+            c.name = ds.name
+        return c
+    if path.suffix or "/" in source or source.startswith("."):
+        raise SeqlmError(f"{source}: no such file or directory")
+    registry.get(source)  # raises: unknown dataset name, listing the known ones
+    raise AssertionError("unreachable")  # pragma: no cover

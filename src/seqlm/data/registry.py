@@ -1,0 +1,239 @@
+"""Named datasets: where they live on disk and how to download them.
+
+A dataset ``NAME`` lives in ``$SEQLM_DATA/NAME/`` (default
+``~/.cache/seqlm/NAME/``). ``seqlm data download NAME`` fetches its files,
+checks every checksum, unpacks archives, and only then renames the finished
+directory into place: a failed or interrupted download leaves nothing behind.
+
+The base address of every entry can be overridden with ``$SEQLM_DOWNLOAD_BASE``
+(or the ``base_url`` argument), e.g. to use a mirror or, in the tests, a local
+HTTP server.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from seqlm.errors import SeqlmError
+from seqlm.io import atomic_dir
+
+ENV_DATA = "SEQLM_DATA"
+ENV_BASE = "SEQLM_DOWNLOAD_BASE"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file to fetch from ``base_url + name``, with what it must hash to."""
+
+    name: str
+    md5: str | None = None
+    sha256: str | None = None
+    size: int | None = None  # bytes; the only check where no checksum is published
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A registry entry.
+
+    ``files`` are the split files expected in the dataset directory, in the
+    order train/valid/test (one file for a raw text that is split 90/5/5).
+    Archives are unpacked and the files named in ``files`` are looked up
+    anywhere inside them (``wikitext-2/wiki.train.tokens`` → ``wiki.train.tokens``).
+    """
+
+    name: str
+    base_url: str
+    downloads: tuple[RemoteFile, ...]
+    files: tuple[str, ...]
+    level: str = "word"
+    description: str = ""
+
+    @property
+    def single_file(self) -> bool:
+        return len(self.files) == 1
+
+
+REGISTRY: dict[str, Dataset] = {d.name: d for d in (
+    Dataset(
+        "ptb",
+        "https://raw.githubusercontent.com/tomsercu/lstm/master/data/",
+        (RemoteFile("ptb.train.txt", md5="f26c4b92c5fdc7b3f8c7cdcb991d8420",
+                    sha256="fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf"),
+         RemoteFile("ptb.valid.txt", md5="aa0affc06ff7c36e977d7cd49e3839bf",
+                    sha256="c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2"),
+         RemoteFile("ptb.test.txt", md5="8b80168b89c18661a38ef683c0dc3721",
+                    sha256="dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0")),
+        ("ptb.train.txt", "ptb.valid.txt", "ptb.test.txt"),
+        description="Penn Treebank, Mikolov's preprocessing (10k words, <unk>)",
+    ),
+    Dataset(
+        "wikitext-2",
+        "https://s3.amazonaws.com/research.metamind.io/wikitext/",
+        (RemoteFile("wikitext-2-v1.zip", md5="542ccefacc6c27f945fb54453812b3cd"),),
+        ("wiki.train.tokens", "wiki.valid.tokens", "wiki.test.tokens"),
+        description="WikiText-2 (Merity et al. 2016), tokenised, 33k words",
+    ),
+    Dataset(
+        "tiny-shakespeare",
+        "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/",
+        (RemoteFile("input.txt", size=1_115_394),),
+        ("input.txt",),
+        level="char",
+        description="Karpathy's char-rnn Shakespeare, one file split 90/5/5, character level",
+    ),
+)}
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """``root``, else ``$SEQLM_DATA``, else ``~/.cache/seqlm``."""
+    if root is not None:
+        return Path(root)
+    env = os.environ.get(ENV_DATA)
+    return Path(env) if env else Path.home() / ".cache" / "seqlm"
+
+
+def get(name: str) -> Dataset:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise SeqlmError(f"unknown dataset {name!r} (known: {', '.join(REGISTRY)}, synthetic; "
+                         "or give a directory or a text file)") from None
+
+
+def dataset_dir(name: str, root: str | os.PathLike | None = None) -> Path:
+    return data_root(root) / get(name).name
+
+
+def _where_to_put(ds: Dataset, directory: Path) -> str:
+    return (f"put {', '.join(ds.files)} in {directory} (or set ${ENV_DATA}), "
+            f"or run: seqlm data download {ds.name}")
+
+
+def locate(name: str, root: str | os.PathLike | None = None) -> Path:
+    """The directory of an installed dataset; a one-line error says how to get it."""
+    ds = get(name)
+    directory = dataset_dir(name, root)
+    missing = [f for f in ds.files if not (directory / f).is_file()]
+    if missing:
+        raise SeqlmError(f"dataset {name!r} not found ({directory / missing[0]} is missing): "
+                         + _where_to_put(ds, directory))
+    return directory
+
+
+# ----------------------------------------------------------------- download
+def _fetch(url: str, dest: Path, expected: RemoteFile, progress: bool, timeout: float) -> None:
+    """Stream ``url`` to ``dest`` while hashing; raise on HTTP errors or a bad checksum."""
+    md5, sha = hashlib.md5(), hashlib.sha256()
+    with urllib.request.urlopen(url, timeout=timeout) as resp, open(dest, "wb") as out:
+        total = resp.headers.get("Content-Length")
+        bar = None
+        if progress and sys.stderr.isatty():  # no bar in logs, pipes and tests
+            from tqdm import tqdm
+            bar = tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
+                       desc=expected.name, file=sys.stderr, leave=False)
+        size = 0
+        while chunk := resp.read(1 << 16):
+            out.write(chunk)
+            md5.update(chunk)
+            sha.update(chunk)
+            size += len(chunk)
+            if bar is not None:
+                bar.update(len(chunk))
+        if bar is not None:
+            bar.close()
+    for algo, want, got in (("md5", expected.md5, md5.hexdigest()),
+                            ("sha256", expected.sha256, sha.hexdigest())):
+        if want is not None and got != want.lower():
+            raise SeqlmError(f"{url}: checksum mismatch ({algo} {got}, expected {want}); "
+                             "the download was removed")
+    if expected.size is not None and size != expected.size:
+        raise SeqlmError(f"{url}: size mismatch ({size} bytes, expected {expected.size}); "
+                         "the download was removed")
+
+
+def _unpack(archive: Path, into: Path) -> None:
+    """Extract a zip or tar archive into ``into``, refusing paths that escape it."""
+    root = into.resolve()
+
+    def safe(member: str) -> None:
+        target = (into / member).resolve()
+        if root != target and root not in target.parents:
+            raise SeqlmError(f"{archive.name}: archive member {member!r} escapes the target directory")
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            for m in zf.namelist():
+                safe(m)
+            zf.extractall(into)
+    elif tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as tf:
+            members = tf.getmembers()
+            for m in members:
+                safe(m.name)
+                if m.issym() or m.islnk() or m.isdev():
+                    raise SeqlmError(f"{archive.name}: archive member {m.name!r} is a link or device")
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.12: the safe extraction filter
+                tf.extractall(into, members=members, filter="data")
+            else:
+                tf.extractall(into, members=members)
+    else:
+        raise SeqlmError(f"{archive.name}: not a zip or tar archive")
+
+
+def _is_archive(name: str) -> bool:
+    return name.endswith((".zip", ".tar.gz", ".tgz", ".tar"))
+
+
+def download(dataset: str | Dataset, root: str | os.PathLike | None = None,
+             base_url: str | None = None, url: str | None = None, progress: bool = True,
+             timeout: float = 30.0, force: bool = False) -> Path:
+    """Download, verify and unpack a dataset into ``<root>/<name>/``; return that directory.
+
+    ``base_url`` (else ``$SEQLM_DOWNLOAD_BASE``, else the entry's own) is
+    prefixed to every file name; ``url`` replaces the address of a dataset
+    that is a single download. Checksums are always verified. The directory
+    appears only when complete; on any error nothing is left behind.
+    """
+    ds = get(dataset) if isinstance(dataset, str) else dataset
+    target = data_root(root) / ds.name
+    if not force and all((target / f).is_file() for f in ds.files):
+        return target
+    base = base_url or os.environ.get(ENV_BASE) or ds.base_url
+    if not base.endswith("/"):
+        base += "/"
+    if url is not None and len(ds.downloads) != 1:
+        raise SeqlmError(f"--url works only for single-file datasets; {ds.name} has "
+                         f"{len(ds.downloads)} files (set ${ENV_BASE} instead)")
+    with atomic_dir(target) as tmp:
+        scratch = Path(tempfile.mkdtemp(prefix=".download.", dir=tmp))
+        for rf in ds.downloads:
+            src = url or base + rf.name
+            dest = scratch / rf.name
+            try:
+                _fetch(src, dest, rf, progress, timeout)
+            except urllib.error.HTTPError as e:
+                raise SeqlmError(f"could not download {src}: HTTP {e.code} {e.reason}; "
+                                 + _where_to_put(ds, target)) from None
+            except (urllib.error.URLError, OSError) as e:
+                reason = getattr(e, "reason", None) or e
+                raise SeqlmError(f"could not download {src} ({reason}; offline?): "
+                                 + _where_to_put(ds, target)) from None
+            if _is_archive(rf.name):
+                _unpack(dest, scratch / "unpacked")
+                dest.unlink()
+        # Gather the expected files at the top of the dataset directory.
+        for f in ds.files:
+            hits = sorted(p for p in scratch.rglob(f) if p.is_file())
+            if not hits:
+                raise SeqlmError(f"download of {ds.name} did not contain {f}")
+            os.replace(hits[0], tmp / f)
+        shutil.rmtree(scratch)
+    return target

@@ -1,0 +1,180 @@
+"""Explicit single-layer recurrent cells in PyTorch: the book's equations, fast.
+
+Each layer stores its gates stacked, in the layout of the NumPy reference:
+
+    W_x (G·H, I)   the x_t-columns of the book's W_· [h_{t-1}, x_t]
+    W_h (G·H, H)   the h_{t-1}-columns
+    b   (G·H,)
+
+with row blocks (each H rows) in this order (``GATE_ORDER``):
+
+    rnn                 : h                  W_xh, W_hh, b_h                 (5.1)
+    lstm                : f, i, o, c         W_f, W_i, W_o, W_c  (σ-gates first, then c̃)  (5.4-5.8)
+    gru "cho"           : z, r, h            W_z, W_r, W_h                   (5.9-5.11)
+    gru "reset_after"   : z, r, n            W_z, W_r, [W_hn | W_xn]; b = [b_z, b_r, b_xn], plus b_hn (H,)
+
+``seqlm.nn.convert.reference_params`` / ``load_reference_params`` map these to
+and from the reference names. The input projection of a whole segment is one
+GEMM before the time loop; each step is one GEMM for all gates. Training runs
+through a hand-written backward for the whole layer (``seqlm.nn.functional``);
+``autograd=True`` unrolls ``step`` under autograd instead (slower; needed for
+double backward and for ``retain_grad`` on every h_t).
+"""
+from __future__ import annotations
+
+from typing import Union
+
+import torch
+from torch import Tensor, nn
+
+from seqlm.errors import SeqlmError
+from seqlm.nn import functional as Fn
+
+State = Union[Tensor, tuple[Tensor, Tensor]]
+
+GATE_ORDER = {"rnn": ("h",), "lstm": ("f", "i", "o", "c"), "gru": ("z", "r", "h"),
+              "gru_reset_after": ("z", "r", "n")}
+
+
+class ExplicitLayer(nn.Module):
+    """Base class: one recurrent layer with stacked parameters W_x, W_h, b."""
+
+    cell = ""
+    num_gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int, autograd: bool = False,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+        super().__init__()
+        if input_size < 1 or hidden_size < 1:
+            raise SeqlmError(f"input_size and hidden_size must be positive, got {input_size}, {hidden_size}")
+        G, H = self.num_gates, hidden_size
+        kw = {"device": device, "dtype": dtype}
+        self.input_size, self.hidden_size, self.autograd = input_size, hidden_size, autograd
+        self.W_x = nn.Parameter(torch.zeros(G * H, input_size, **kw))
+        self.W_h = nn.Parameter(torch.zeros(G * H, H, **kw))
+        self.b = nn.Parameter(torch.zeros(G * H, **kw))
+
+    def init_state(self, batch_size: int, device=None, dtype=None) -> State:
+        """Zero state for this layer: h (B, H), or (h, c) for the LSTM."""
+        z = torch.zeros(batch_size, self.hidden_size, device=device or self.W_h.device,
+                        dtype=dtype or self.W_h.dtype)
+        return (z, z.clone()) if self.cell == "lstm" else z
+
+    def step(self, x_t: Tensor, state: State) -> State:
+        """One time step from the raw input x_t (B, I); plain autograd ops."""
+        return self._recur(torch.addmm(self.b, x_t, self.W_x.t()), state)
+
+    def _recur(self, xw_t: Tensor, state: State) -> State:
+        raise NotImplementedError
+
+    def _unrolled(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        T, B, _ = x.shape
+        xw = torch.addmm(self.b, x.reshape(T * B, -1), self.W_x.t()).view(T, B, -1)  # one GEMM
+        ys = []
+        for t in range(T):
+            state = self._recur(xw[t], state)
+            ys.append(state[0] if isinstance(state, tuple) else state)
+        return torch.stack(ys), state
+
+    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """x (T, B, I) -> (y (T, B, H), final state)."""
+        if x.dim() != 3 or x.shape[2] != self.input_size:
+            raise SeqlmError(f"{self.cell} layer: input must be (T, B, {self.input_size}), got {tuple(x.shape)}")
+        if state is None:
+            state = self.init_state(x.shape[1], x.device, x.dtype)
+        if x.shape[0] == 0:
+            return x.new_zeros(0, x.shape[1], self.hidden_size), state
+        if self.autograd:
+            return self._unrolled(x, state)
+        return self._fused_fn(x, state)
+
+    def _fused_fn(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}"
+
+
+class ExplicitRNN(ExplicitLayer):
+    """h_t = tanh(W_hh h_{t-1} + W_xh x_t + b_h)   (5.1)."""
+
+    cell, num_gates = "rnn", 1
+
+    def _recur(self, xw_t: Tensor, h_prev: Tensor) -> Tensor:
+        return torch.tanh(torch.addmm(xw_t, h_prev, self.W_h.t()))  # (5.1)
+
+    def _fused_fn(self, x: Tensor, h0: Tensor) -> tuple[Tensor, Tensor]:
+        y, h_T = Fn.RNNLayerFn.apply(x, h0, self.W_x, self.W_h, self.b)
+        return y, h_T
+
+
+class ExplicitLSTM(ExplicitLayer):
+    """LSTM, eqs. (5.4)-(5.8); stacked gate order f, i, o, c."""
+
+    cell, num_gates = "lstm", 4
+
+    def _recur(self, xw_t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        h_prev, c_prev = state
+        H = self.hidden_size
+        a = torch.addmm(xw_t, h_prev, self.W_h.t())         # (B, 4H): W_·[h_{t-1}, x_t] + b_·
+        s = torch.sigmoid(a[:, :3 * H])
+        f_t, i_t, o_t = s[:, :H], s[:, H:2 * H], s[:, 2 * H:]  # (5.4), (5.5), (5.8 left)
+        c_tilde = torch.tanh(a[:, 3 * H:])                  # (5.6)
+        c_t = f_t * c_prev + i_t * c_tilde                  # (5.7)
+        h_t = o_t * torch.tanh(c_t)                         # (5.8 right)
+        return h_t, c_t
+
+    def _fused_fn(self, x: Tensor, state: tuple[Tensor, Tensor]):
+        y, h_T, c_T = Fn.LSTMLayerFn.apply(x, state[0], state[1], self.W_x, self.W_h, self.b)
+        return y, (h_T, c_T)
+
+
+class ExplicitGRU(ExplicitLayer):
+    """GRU, ``variant="cho"`` (eqs. 5.9-5.11, the default) or ``"reset_after"`` (PyTorch's)."""
+
+    cell, num_gates = "gru", 3
+
+    def __init__(self, input_size: int, hidden_size: int, variant: str = "cho", autograd: bool = False,
+                 device=None, dtype=None) -> None:
+        if variant not in ("cho", "reset_after"):
+            raise SeqlmError(f"unknown GRU variant {variant!r}; choose 'cho' or 'reset_after'")
+        super().__init__(input_size, hidden_size, autograd, device, dtype)
+        self.variant = variant
+        if variant == "reset_after":
+            self.b_hn = nn.Parameter(torch.zeros(hidden_size, device=device, dtype=dtype))
+
+    def _recur(self, xw_t: Tensor, h_prev: Tensor) -> Tensor:
+        H = self.hidden_size
+        W_h = self.W_h
+        if self.variant == "cho":
+            zr = torch.sigmoid(torch.addmm(xw_t[:, :2 * H], h_prev, W_h[:2 * H].t()))
+            z_t, r_t = zr[:, :H], zr[:, H:]                  # (5.9), (5.10)
+            h_cand = torch.tanh(torch.addmm(xw_t[:, 2 * H:], r_t * h_prev, W_h[2 * H:].t()))
+            return (1 - z_t) * h_prev + z_t * h_cand         # (5.11)
+        hw = h_prev @ W_h.t()                                # (B, 3H): h-parts of z, r, n
+        zr = torch.sigmoid(xw_t[:, :2 * H] + hw[:, :2 * H])
+        z_t, r_t = zr[:, :H], zr[:, H:]                      # (5.9), (5.10)
+        n_t = torch.tanh(xw_t[:, 2 * H:] + r_t * (hw[:, 2 * H:] + self.b_hn))  # (5.11', candidate)
+        return (1 - z_t) * n_t + z_t * h_prev                # (5.11', update)
+
+    def _fused_fn(self, x: Tensor, h0: Tensor):
+        if self.variant == "cho":
+            y, h_T = Fn.GRUChoLayerFn.apply(x, h0, self.W_x, self.W_h, self.b)
+        else:
+            y, h_T = Fn.GRUResetAfterLayerFn.apply(x, h0, self.W_x, self.W_h, self.b, self.b_hn)
+        return y, h_T
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, variant={self.variant!r}"
+
+
+def make_layer(cell: str, input_size: int, hidden_size: int, variant: str = "cho",
+               autograd: bool = False, device=None, dtype=None) -> ExplicitLayer:
+    """An explicit single layer of the named cell."""
+    if cell == "rnn":
+        return ExplicitRNN(input_size, hidden_size, autograd, device, dtype)
+    if cell == "lstm":
+        return ExplicitLSTM(input_size, hidden_size, autograd, device, dtype)
+    if cell == "gru":
+        return ExplicitGRU(input_size, hidden_size, variant, autograd, device, dtype)
+    raise SeqlmError(f"unknown cell {cell!r}; choose one of rnn, lstm, gru")

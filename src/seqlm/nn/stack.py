@@ -1,0 +1,192 @@
+"""``RecurrentStack``: the one recurrent-layer interface of seqlm, two backends.
+
+- ``backend="explicit"``: ``seqlm.nn.cells`` layers, the book's equations
+  (including the book's GRU, ``variant="cho"``), hand-written backward.
+- ``backend="fused"``: ``torch.nn.RNN(tanh)/LSTM/GRU`` (cuDNN on GPU, the
+  native/oneDNN kernels on CPU); the GRU is then necessarily ``reset_after``.
+
+Both take and return states exactly as nn.LSTM/nn.GRU/nn.RNN do, so they are
+interchangeable; ``explicit_to_fused`` / ``fused_to_explicit`` convert weights
+exactly. Dropout is applied between layers only, never to the top layer's output.
+"""
+from __future__ import annotations
+
+from typing import Any, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from seqlm.errors import SeqlmError
+from seqlm.nn.cells import ExplicitLayer, make_layer
+from seqlm.nn.convert import explicit_to_torch_weights, torch_to_explicit_weights
+from seqlm.nn.init import INITS, init_layer_tensors
+
+State = Union[Tensor, tuple[Tensor, Tensor]]
+CELLS = ("rnn", "lstm", "gru")
+BACKENDS = ("explicit", "fused")
+
+
+class RecurrentStack(nn.Module):
+    """A stack of ``num_layers`` recurrent layers of one cell type.
+
+    ``forward(x (T, B, I), state=None) -> (y (T, B, H), state)`` with ``state`` a
+    tensor h (L, B, H) for rnn/gru and a tuple (h, c) for lstm (None -> zeros).
+    ``variant`` (gru only): None picks "cho" for explicit, "reset_after" for fused.
+    ``autograd`` (explicit only): unroll ``step`` under autograd instead of the
+    hand-written layer backward. ``generator`` seeds the initialisation (a fresh
+    generator seeded with 0 when None: the global RNG is never touched).
+    """
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                 dropout: float = 0.0, backend: str = "explicit", variant: str | None = None,
+                 init: str = "pytorch", init_scale: float = 0.1, forget_bias: float | None = None,
+                 batch_first: bool = False, *, autograd: bool = False,
+                 generator: torch.Generator | None = None, device=None, dtype=None) -> None:
+        super().__init__()
+        if cell not in CELLS:
+            raise SeqlmError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
+        if backend not in BACKENDS:
+            raise SeqlmError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        if init not in INITS:
+            raise SeqlmError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+        if num_layers < 1 or input_size < 1 or hidden_size < 1:
+            raise SeqlmError(f"num_layers, input_size and hidden_size must be positive, got "
+                             f"{num_layers}, {input_size}, {hidden_size}")
+        if not 0.0 <= dropout < 1.0:
+            raise SeqlmError(f"dropout must be in [0, 1), got {dropout}")
+        if forget_bias is not None and cell != "lstm":
+            raise SeqlmError(f"forget_bias applies to the lstm cell only, not {cell}")
+        if cell == "gru":
+            variant = variant or ("cho" if backend == "explicit" else "reset_after")
+            if variant not in ("cho", "reset_after"):
+                raise SeqlmError(f"unknown GRU variant {variant!r}; choose 'cho' or 'reset_after'")
+            if backend == "fused" and variant == "cho":
+                raise SeqlmError("the fused GRU backend (torch.nn.GRU/cuDNN) only computes variant='reset_after'; "
+                                 "use backend='explicit' for the book's variant='cho'")
+        else:
+            variant = None
+        self.cell, self.input_size, self.hidden_size, self.num_layers = cell, input_size, hidden_size, num_layers
+        self.dropout, self.backend, self.variant, self.batch_first = dropout, backend, variant, batch_first
+        self.init, self.init_scale, self.forget_bias = init, init_scale, forget_bias
+        kw = {"device": device, "dtype": dtype}
+        if backend == "explicit":
+            self.layers = nn.ModuleList(
+                make_layer(cell, input_size if l == 0 else hidden_size, hidden_size, variant or "cho",
+                           autograd, **kw) for l in range(num_layers))
+        else:
+            cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
+            with torch.random.fork_rng(devices=[]):     # nn.* init draws from the global RNG
+                self.rnn = cls(input_size, hidden_size, num_layers, dropout=dropout, **kw)
+        self.reset_parameters(generator)
+
+    # ------------------------------------------------------------------ parameters
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments (JSON-able), for checkpoints."""
+        return {"cell": self.cell, "input_size": self.input_size, "hidden_size": self.hidden_size,
+                "num_layers": self.num_layers, "dropout": self.dropout, "backend": self.backend,
+                "variant": self.variant, "init": self.init, "init_scale": self.init_scale,
+                "forget_bias": self.forget_bias, "batch_first": self.batch_first}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Draw fresh weights (``init``, ``init_scale``, ``forget_bias``). The same
+        generator state gives the same function in both backends."""
+        gen = generator if generator is not None else torch.Generator().manual_seed(0)
+        for l in range(self.num_layers):
+            I = self.input_size if l == 0 else self.hidden_size
+            self.set_layer_tensors(l, init_layer_tensors(self.cell, self.variant, I, self.hidden_size, self.init,
+                                                         self.init_scale, self.forget_bias, gen))
+
+    def layer_tensors(self) -> list[dict[str, Tensor]]:
+        """Per layer, detached copies of ``W_x, W_h, b`` (+ ``b_hn``) in the explicit layout."""
+        out = []
+        for l in range(self.num_layers):
+            if self.backend == "explicit":
+                layer = self.layers[l]
+                names = ["W_x", "W_h", "b"] + (["b_hn"] if self.variant == "reset_after" else [])
+                out.append({k: getattr(layer, k).detach().clone() for k in names})
+            else:
+                w = {k: getattr(self.rnn, f"{k}_l{l}").detach() for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+                out.append(torch_to_explicit_weights(self.cell, **w))
+        return out
+
+    @torch.no_grad()
+    def set_layer_tensors(self, l: int, t: dict[str, Tensor]) -> None:
+        """Copy explicit-layout tensors into layer ``l`` (converting for the fused backend)."""
+        if self.backend == "explicit":
+            layer = self.layers[l]
+            for k, v in t.items():
+                dst = getattr(layer, k)
+                if tuple(dst.shape) != tuple(v.shape):
+                    raise SeqlmError(f"layer {l} {k}: shape {tuple(v.shape)} does not fit {tuple(dst.shape)}")
+                dst.copy_(v)
+            return
+        for k, v in explicit_to_torch_weights(self.cell, **t).items():
+            dst = getattr(self.rnn, f"{k}_l{l}")
+            if tuple(dst.shape) != tuple(v.shape):
+                raise SeqlmError(f"layer {l} {k}: shape {tuple(v.shape)} does not fit {tuple(dst.shape)}")
+            dst.copy_(v)
+
+    # ------------------------------------------------------------------ running
+    def init_state(self, batch_size: int, device=None, dtype=None) -> State:
+        """Zero state: h (L, B, H), or (h, c) for the LSTM."""
+        h = torch.zeros(self.num_layers, batch_size, self.hidden_size,
+                        device=device or self.device, dtype=dtype or self.dtype)
+        return (h, h.clone()) if self.cell == "lstm" else h
+
+    def _check_state(self, state: State, B: int) -> None:
+        want = (self.num_layers, B, self.hidden_size)
+        parts = state if self.cell == "lstm" else (state,)
+        if self.cell == "lstm" and not (isinstance(state, (tuple, list)) and len(state) == 2):
+            raise SeqlmError("the lstm state must be a tuple (h, c)")
+        for s in parts:
+            if not isinstance(s, Tensor) or tuple(s.shape) != want:
+                got = tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__
+                raise SeqlmError(f"{self.cell} state must have shape {want}, got {got}")
+
+    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        if self.batch_first:
+            x = x.transpose(0, 1)
+        if x.dim() != 3 or x.shape[2] != self.input_size:
+            raise SeqlmError(f"RecurrentStack input must be (T, B, {self.input_size})"
+                             f"{' before batch_first' if self.batch_first else ''}, got {tuple(x.shape)}")
+        if state is not None:
+            self._check_state(state, x.shape[1])
+        if self.backend == "fused":
+            y, state = self.rnn(x, state)
+        else:
+            y, state = self._explicit_forward(x, state)
+        return (y.transpose(0, 1) if self.batch_first else y), state
+
+    def _explicit_forward(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
+        finals = []
+        for l, layer in enumerate(self.layers):
+            s = None if state is None else ((state[0][l], state[1][l]) if self.cell == "lstm" else state[l])
+            x, s = layer(x, s)
+            finals.append(s)
+            if self.dropout > 0 and l < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, self.training)
+        if self.cell == "lstm":
+            return x, (torch.stack([s[0] for s in finals]), torch.stack([s[1] for s in finals]))
+        return x, torch.stack(finals)
+
+    def extra_repr(self) -> str:
+        v = f", variant={self.variant!r}" if self.variant else ""
+        return (f"{self.cell}, {self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+                f"backend={self.backend!r}{v}, dropout={self.dropout}")
+
+
+def explicit_layers(stack: RecurrentStack) -> list[ExplicitLayer]:
+    """The explicit single layers (each has ``step``) of an explicit stack."""
+    if stack.backend != "explicit":
+        raise SeqlmError("only an explicit-backend stack has per-step layers; convert with fused_to_explicit")
+    return list(stack.layers)

@@ -1,11 +1,55 @@
-"""`seqlm generate` (not implemented yet)."""
-from seqlm.errors import SeqlmError
+"""`seqlm generate`: sample text from a trained neural language model."""
+from __future__ import annotations
+
+import sys
 
 
 def register(sub) -> None:
-    p = sub.add_parser("generate", help="(not implemented yet)")
+    p = sub.add_parser("generate", help="sample text from a trained neural LM")
+    p.add_argument("--checkpoint", required=True, help="a run directory or checkpoint directory")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--prompt", default="", help="text to continue (default: a new sentence)")
+    src.add_argument("--prompt-file", help="read the prompt from a UTF-8 file")
+    p.add_argument("--max-tokens", type=int, default=50)
+    p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--stop-at-eos", action="store_true", help="stop after the first <eos>")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    raise SeqlmError("'seqlm generate' is not implemented yet")
+    import json
+
+    import torch
+
+    from seqlm.data.corpus import read_lines
+    from seqlm.lm.generate import encode_prompt, generate
+    from seqlm.train.checkpoint import load_model
+    from seqlm.train.devices import resolve_device
+
+    model, vocab = load_model(args.checkpoint)
+    model.to(resolve_device(args.device))
+    text = "\n".join(read_lines(args.prompt_file)) if args.prompt_file else args.prompt
+    prompt_ids, oov = encode_prompt(vocab, text)
+    if oov:
+        shown = ", ".join(sorted(set(oov))[:10])
+        print(f"seqlm generate: warning: {len(oov)} prompt word(s) not in the vocabulary, read as "
+              f"<unk>: {shown}", file=sys.stderr)
+    gen = torch.Generator().manual_seed(args.seed)
+    sample = generate(model, prompt_ids, args.max_tokens, args.temperature, args.top_k, gen,
+                      args.stop_at_eos, vocab.eos_id)
+    sep = " " if vocab.level == "word" else ""
+    words = vocab.decode(sample.ids)
+    if args.json:
+        print(json.dumps({"prompt": vocab.decode(prompt_ids), "tokens": words, "ids": sample.ids,
+                          "logprob": sample.logprob, "seed": args.seed,
+                          "temperature": args.temperature, "top_k": args.top_k}))
+        return 0
+    prompt = sep.join(vocab.decode(prompt_ids))
+    print((prompt + sep if prompt else "") + sep.join(words))
+    print(f"log-probability of the {len(sample.ids)} generated tokens: {sample.logprob:.4f} nats",
+          file=sys.stderr)
+    return 0

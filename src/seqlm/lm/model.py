@@ -1,0 +1,122 @@
+"""The recurrent neural language model (chapter section 5.5).
+
+    x_t  = E[w_t]                       embedding            (T, B, D)
+    h_t  = RNN(x_t, h_{t-1})            1..L recurrent layers (T, B, H)
+    z_t  = W_o dropout(h_t) + b_o       decoder              (T, B, V)
+    p(w_{t+1} | w_{<=t}) = softmax(z_t)
+
+Dropout is applied only to the non-recurrent connections (Zaremba, Sutskever
+& Vinyals 2014): on the embedding output, between stacked layers (inside
+:class:`seqlm.nn.RecurrentStack`) and before the decoder — never on h_{t-1} →
+h_t, so the memory of the recurrence is not corrupted at every step.
+
+With ``tie_weights`` the decoder reuses the embedding matrix, W_o = E (Press &
+Wolf 2017; Inan et al. 2017): fewer parameters and usually a lower perplexity.
+It needs ``hidden_size == embed_size``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from seqlm.errors import SeqlmError
+from seqlm.lm.base import State, config_from_dict
+
+from seqlm.nn import RecurrentStack
+
+CELLS = ("rnn", "lstm", "gru")
+BACKENDS = ("explicit", "fused")
+VARIANTS = ("cho", "reset_after")
+INITS = ("pytorch", "uniform", "orthogonal")
+
+
+@dataclass
+class RNNLMConfig:
+    """Architecture of an :class:`RNNLanguageModel`; saved in ``config.json``."""
+
+    vocab_size: int
+    kind: str = "rnn"
+    cell: str = "lstm"            # rnn (tanh) | lstm | gru
+    variant: str | None = None    # GRU only: cho (2014) | reset_after (cuDNN); None: the backend's
+    backend: str = "fused"        # fused (cuDNN / oneDNN) | explicit (one equation per line)
+    num_layers: int = 2
+    embed_size: int = 200
+    hidden_size: int = 200
+    dropout: float = 0.0          # on non-recurrent connections only
+    tie_weights: bool = False
+    init: str = "uniform"         # pytorch | uniform (Zaremba: U(-s, s)) | orthogonal
+    init_scale: float = 0.1       # s for the uniform preset; embedding/decoder range
+    forget_bias: float | None = None  # LSTM forget-gate bias at init (None: the preset's)
+
+    def __post_init__(self) -> None:
+        if self.kind != "rnn":
+            raise SeqlmError(f"RNNLMConfig.kind must be 'rnn', got {self.kind!r}")
+        for name, value, allowed in (("cell", self.cell, CELLS), ("backend", self.backend, BACKENDS),
+                                     ("variant", self.variant or "cho", VARIANTS), ("init", self.init, INITS)):
+            if value not in allowed:
+                raise SeqlmError(f"unknown {name} {value!r} (choose from {', '.join(allowed)})")
+        for name in ("vocab_size", "num_layers", "embed_size", "hidden_size"):
+            if int(getattr(self, name)) < 1:
+                raise SeqlmError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.cell == "gru" and self.backend == "fused" and self.variant == "cho":
+            raise SeqlmError("the fused GRU backend computes variant='reset_after' only; use "
+                             "backend='explicit' for variant='cho'")
+        if not 0.0 <= self.dropout < 1.0:
+            raise SeqlmError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.tie_weights and self.hidden_size != self.embed_size:
+            raise SeqlmError(f"tie_weights needs hidden_size == embed_size, got hidden_size="
+                             f"{self.hidden_size} and embed_size={self.embed_size}")
+
+
+class RNNLanguageModel(nn.Module):
+    """Embedding → RecurrentStack → dropout → Linear decoder. Implements the LM
+    protocol of :mod:`seqlm.lm.base`."""
+
+    state_batch_dim = 1  # states are (L, B, H), the nn.LSTM convention
+
+    def __init__(self, config: RNNLMConfig):
+        super().__init__()
+        self.config = config
+        c = config
+        self.embedding = nn.Embedding(c.vocab_size, c.embed_size)
+        self.drop = nn.Dropout(c.dropout)
+        # The stack draws its weights from its own generator; seed it from the
+        # global RNG so that build_model(config, seed) fixes every weight.
+        gen = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,))))
+        self.rnn = RecurrentStack(c.cell, c.embed_size, c.hidden_size, num_layers=c.num_layers,
+                                  dropout=c.dropout, backend=c.backend, variant=c.variant,
+                                  init=c.init, init_scale=c.init_scale, forget_bias=c.forget_bias,
+                                  generator=gen)
+        self.decoder = nn.Linear(c.hidden_size, c.vocab_size)
+        # Embedding and decoder: U(-s, s) and a zero bias in every preset (the
+        # pytorch/examples and Zaremba choice; nn.Embedding's N(0, 1) is far too
+        # large for a tied decoder).
+        nn.init.uniform_(self.embedding.weight, -c.init_scale, c.init_scale)
+        nn.init.zeros_(self.decoder.bias)
+        if c.tie_weights:
+            self.decoder.weight = self.embedding.weight
+        else:
+            nn.init.uniform_(self.decoder.weight, -c.init_scale, c.init_scale)
+
+    @classmethod
+    def config_from_dict(cls, d: dict) -> RNNLMConfig:
+        return config_from_dict(RNNLMConfig, d)
+
+    def init_state(self, batch_size: int, device: torch.device | str | None = None) -> State:
+        """Zero state: ``h`` (L, B, H) for rnn/gru, ``(h, c)`` for lstm."""
+        p = self.decoder.bias
+        return self.rnn.init_state(batch_size, device=device or p.device, dtype=p.dtype)
+
+    def forward(self, inputs: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
+        """``inputs`` (T, B) long → logits (T, B, V) and the state after step T."""
+        if state is None:
+            state = self.init_state(inputs.size(1), inputs.device)
+        x = self.drop(self.embedding(inputs))   # (T, B, D)
+        h, state = self.rnn(x, state)           # (T, B, H)
+        logits = self.decoder(self.drop(h))     # (T, B, V)
+        return logits, state
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

@@ -1,11 +1,67 @@
-"""`seqlm gradients` (not implemented yet)."""
-from seqlm.errors import SeqlmError
+"""`seqlm gradients`: Figure 5.2, gradient norm against the time gap, with the Pascanu bound."""
+from __future__ import annotations
+
+import argparse
+
+
+def _cells(text: str) -> list[str]:
+    cells = [c.strip().lower() for c in text.split(",") if c.strip()]
+    bad = [c for c in cells if c not in ("rnn", "lstm", "gru")]
+    if not cells or bad:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated subset of rnn,lstm,gru, got {text!r}")
+    return cells
 
 
 def register(sub) -> None:
-    p = sub.add_parser("gradients", help="(not implemented yet)")
+    p = sub.add_parser(
+        "gradients", help="measure ‖∂L_T/∂h_k‖ through time and draw Figure 5.2",
+        description="Measure how the gradient of a loss at the last step shrinks (or grows) on its way "
+                    "back through T steps of an RNN, LSTM and GRU at initialisation; write Figure 5.2 "
+                    "(PDF+PNG), the numbers (CSV+JSON), and print the fitted decay rates beside the "
+                    "Pascanu et al. (2013) bound log σ_max(W_hh).")
+    p.add_argument("--cells", type=_cells, default=["rnn", "lstm", "gru"], help="default: rnn,lstm,gru")
+    p.add_argument("--length", type=int, default=100, help="sequence length T (default 100)")
+    p.add_argument("--hidden", type=int, default=64, help="hidden size H (default 64)")
+    p.add_argument("--input-size", type=int, default=32, help="input size (default 32)")
+    p.add_argument("--sequences", type=int, default=64, help="random sequences averaged over (default 64)")
+    p.add_argument("--init-scale", type=float, default=None,
+                   help="every weight U(-a, a); default a = 1/sqrt(H) (PyTorch's default)")
+    p.add_argument("--sigma-max", type=float, default=0.9,
+                   help="rescale the RNN's W_hh to this largest singular value (default 0.9; "
+                        "'0' keeps W_hh as drawn)")
+    p.add_argument("--forget-bias", type=float, default=1.0, help="LSTM forget-gate bias (default 1)")
+    p.add_argument("--loss", choices=("last", "all"), default="last",
+                   help="loss at the last step only (eq. 5.3; default) or the LM loss at every step")
+    p.add_argument("--checkpoint", metavar="DIR", help="measure a trained LM checkpoint instead")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    raise SeqlmError("'seqlm gradients' is not implemented yet")
+    from seqlm.analysis.flow import gradient_flow
+    from seqlm.analysis.plots import describe, figure_5_2
+    from seqlm.errors import SeqlmError
+
+    for flag, v in (("--length", args.length), ("--hidden", args.hidden),
+                    ("--input-size", args.input_size), ("--sequences", args.sequences)):
+        if v < 1:
+            raise SeqlmError(f"{flag} must be positive, got {v}")
+    if args.init_scale is not None and args.init_scale <= 0:
+        raise SeqlmError(f"--init-scale must be positive, got {args.init_scale}")
+    if args.sigma_max < 0:
+        raise SeqlmError(f"--sigma-max must be positive (or 0 to keep W_hh as drawn), got {args.sigma_max}")
+    if args.checkpoint:
+        from seqlm.analysis.checkpoint import checkpoint_flow
+        result = checkpoint_flow(args.checkpoint, length=args.length, n_seqs=args.sequences,
+                                 loss=args.loss, seed=args.seed)
+    else:
+        result = gradient_flow(cells=args.cells, length=args.length, hidden=args.hidden,
+                               input_size=args.input_size, n_seqs=args.sequences,
+                               init_scale=args.init_scale, sigma_max_hh=args.sigma_max or None,
+                               forget_bias=args.forget_bias, loss=args.loss, seed=args.seed)
+    paths = figure_5_2(args.out, result=result)
+    print(describe(result))
+    for p in paths:
+        print(f"wrote {p}")
+    return 0

@@ -1,11 +1,42 @@
-"""`seqlm compare` (not implemented yet)."""
-from seqlm.errors import SeqlmError
+"""`seqlm compare`: the chapter's experiment — n-gram and neural LMs on the same held-out set.
+
+Trains/estimates unigram, bigram, trigram (modified Kneser-Ney, plus add-one and
+MLE rows), a feed-forward LM (Bengio et al. 2003), and RNN, LSTM, GRU language
+models on one vocabulary and one split; evaluates them all the same way; writes
+results.json/.csv/.md, Figures 5.1–5.6 and report.html/.md into --out.
+Re-running the same command skips every finished stage.
+"""
+from __future__ import annotations
+
+import argparse
 
 
 def register(sub) -> None:
-    p = sub.add_parser("compare", help="(not implemented yet)")
+    p = sub.add_parser("compare", help="the chapter's experiment: n-grams vs RNN/LSTM/GRU (report, figures)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default="synthetic",
+                   help="corpus: 'synthetic' (default, with a known oracle), 'ptb', a directory or a file")
+    p.add_argument("--preset", default="quick", choices=("tiny", "quick", "paper"),
+                   help="tiny (seconds, tests), quick (default, at most 5 min on a 2-core CPU), paper (PTB, hours)")
+    p.add_argument("--out", default="runs/compare", help="output directory (default runs/compare)")
+    p.add_argument("--seed", type=int, default=0, help="the one seed (default 0)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps (neural models)")
+    p.add_argument("--stop-after", metavar="STAGE", default=None,
+                   help="stop after this stage (ngram, ffnn, rnn, lstm, gru); re-run to continue")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: the preset's; 0 = torch's default)")
+    p.add_argument("--no-figures", action="store_true",
+                   help="do not redraw the figures (the report shows those already in OUT/figures)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    raise SeqlmError("'seqlm compare' is not implemented yet")
+    from seqlm.compare import run_compare
+    from seqlm.compare.results import results_markdown_table
+
+    results = run_compare(args.out, data=args.data, preset=args.preset, seed=args.seed,
+                          device=args.device, stop_after=args.stop_after,
+                          figures=not args.no_figures, threads=args.threads)
+    if results is not None:
+        print(results_markdown_table(results), end="")
+    return 0

@@ -1,0 +1,118 @@
+"""Presets of ``seqlm compare``: which models, how big, how long.
+
+A preset is a plain JSON-able dictionary; the resolved preset (with the data
+source) is the run's ``config``, and each stage is keyed by a hash of its own
+part of it, so changing the LSTM's settings re-runs only the LSTM stage.
+
+``tiny``   seconds, for tests: a 20k-token synthetic corpus, tiny models, one epoch.
+``quick``  the default (``make demo``): the whole comparison in about five minutes
+           on a 2-core CPU, on the built-in synthetic corpus.
+``paper``  for ``--data ptb``: Zaremba et al. (2014) "small" 2×200 recurrent models,
+           13 epochs, and modified Kneser-Ney n-grams up to order 5 (Mikolov et al.'s
+           KN-5 baseline, ≈141 test perplexity in stream counting). Hours on a CPU.
+"""
+from __future__ import annotations
+
+import copy
+
+from seqlm.errors import SeqlmError
+
+# n-gram rows: the three the figure shows, then the rows "for the lesson":
+# add-one smoothing (what goes wrong with a uniform prior) and the unsmoothed MLE
+# (infinite perplexity, with its zero-probability count).
+NGRAMS = [
+    {"name": "unigram", "smoothing": "mkn", "order": 1, "description": "unigram (modified Kneser-Ney)"},
+    {"name": "bigram", "smoothing": "mkn", "order": 2, "description": "bigram, modified Kneser-Ney"},
+    {"name": "trigram", "smoothing": "mkn", "order": 3, "description": "trigram, modified Kneser-Ney"},
+    {"name": "bigram-add1", "smoothing": "add1", "order": 2, "description": "bigram, add-one (Laplace)"},
+    {"name": "trigram-add1", "smoothing": "add1", "order": 3, "description": "trigram, add-one (Laplace)"},
+    {"name": "trigram-mle", "smoothing": "mle", "order": 3, "description": "trigram, unsmoothed MLE"},
+]
+KN5 = {"name": "5-gram", "smoothing": "mkn", "order": 5, "description": "5-gram, modified Kneser-Ney"}
+
+
+def _rnn(cell: str, **model) -> dict:
+    # The GRU runs on the fused backend (torch.nn.GRU / cuDNN), which computes the
+    # reset-after variant: r_t multiplies (W_hh h_{t-1} + b_hn) instead of h_{t-1}
+    # (eq. 5.11). Both are GRUs of equal capacity; the explicit backend has "cho".
+    extra = {"variant": "reset_after"} if cell == "gru" else {}
+    return {"kind": "rnn", "cell": cell, **extra, **model}
+
+
+def _quick_train(**kw) -> dict:
+    # AdamW at a constant rate, then halved every epoch for the last four (the
+    # Zaremba schedule's shape); measured on the synthetic corpus, where every
+    # recurrent model is within about 1% of its best perplexity after 12 epochs.
+    base = dict(epochs=12, batch_size=32, bptt=35, optimizer="adamw", lr=5e-3, clip=1.0,
+                schedule="zaremba", decay_start=8, lr_decay=0.5, valid_batch_size=16,
+                log_interval=10 ** 9)
+    base.update(kw)
+    return base
+
+
+# One recurrent layer of 128 units for all three cells: the same width, epochs and
+# optimiser, so the table compares architectures, not budgets.
+_QUICK_RNN = dict(num_layers=1, embed_size=32, hidden_size=128, init="pytorch")
+
+PRESETS: dict[str, dict] = {
+    "tiny": {
+        "threads": 1,
+        "synthetic": {"train_tokens": 20_000, "valid_tokens": 2_000, "test_tokens": 2_000},
+        "ngrams": NGRAMS,
+        "neural": {
+            "ffnn": {"model": {"kind": "ffnn", "context": 2, "embed_size": 8, "hidden_size": 16},
+                     "train": _quick_train(epochs=1, batch_size=16, bptt=20, lr=1e-2, decay_start=4)},
+            **{cell: {"model": _rnn(cell, num_layers=1, embed_size=8, hidden_size=16, init="pytorch"),
+                      "train": _quick_train(epochs=1, batch_size=16, bptt=20, lr=1e-2, decay_start=4)}
+               for cell in ("rnn", "lstm", "gru")},
+        },
+        "eval": {"sentence_batch_size": 64, "stream_batch_size": 1},
+        "figures": {"gradient_kwargs": {"length": 30, "hidden": 16, "input_size": 8}},
+    },
+    "quick": {
+        "threads": 1,
+        "synthetic": {},
+        "ngrams": NGRAMS,
+        "neural": {
+            # The trigram's horizon (n - 1 = 2): differs from the trigram only in smoothing.
+            "ffnn": {"model": {"kind": "ffnn", "context": 2, "embed_size": 32, "hidden_size": 128},
+                     "train": _quick_train()},
+            "rnn": {"model": _rnn("rnn", **_QUICK_RNN), "train": _quick_train()},
+            "lstm": {"model": _rnn("lstm", **_QUICK_RNN), "train": _quick_train()},
+            "gru": {"model": _rnn("gru", **_QUICK_RNN), "train": _quick_train()},
+        },
+        "eval": {"sentence_batch_size": 64, "stream_batch_size": 1},
+        "figures": {"gradient_kwargs": {}},
+    },
+    "paper": {
+        "threads": 0,   # torch's default: 2x200 models with a 10k softmax use every core
+        "synthetic": {},
+        "ngrams": NGRAMS + [KN5],
+        "neural": {
+            # Bengio et al. (2003): n = 5, 100-dimensional features (their AP News setting).
+            "ffnn": {"model": {"kind": "ffnn", "context": 4, "embed_size": 100, "hidden_size": 200,
+                               "dropout": 0.2},
+                     "train": dict(epochs=10, batch_size=64, bptt=35, optimizer="adamw", lr=1e-3,
+                                   clip=1.0, schedule="plateau", lr_decay=0.25, log_interval=200)},
+            # Zaremba et al. (2014) "small, non-regularized": 2×200, 13 epochs, SGD lr 20
+            # (per-token mean loss; see seqlm.train.config), clip 0.25, halve from epoch 5.
+            **{cell: {"model": _rnn(cell, num_layers=2, embed_size=200, hidden_size=200,
+                                    init="uniform", init_scale=0.1),
+                      "train": dict(epochs=13, batch_size=20, bptt=20, optimizer="sgd", lr=lr,
+                                    clip=0.25, schedule="zaremba", decay_start=4, lr_decay=0.5,
+                                    log_interval=200)}
+               for cell, lr in (("rnn", 1.0), ("lstm", 20.0), ("gru", 20.0))},
+        },
+        "eval": {"sentence_batch_size": 64, "stream_batch_size": 1},
+        "figures": {"gradient_kwargs": {}},
+    },
+}
+
+NEURAL_ORDER = ("ffnn", "rnn", "lstm", "gru")
+
+
+def get_preset(name: str) -> dict:
+    """A deep copy of a preset (safe to modify)."""
+    if name not in PRESETS:
+        raise SeqlmError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
+    return copy.deepcopy(PRESETS[name])

@@ -1,0 +1,192 @@
+"""The comparison's report: ``report.md`` (relative figure links) and ``report.html``
+(self-contained: CSS inline, figures embedded as base64 PNG, opens with no server).
+
+Both are rendered from one list of blocks, so they always say the same thing.
+Both are written atomically.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+from seqlm.compare.results import table_rows
+from seqlm.io import write_text
+
+MAIN = ("unigram", "bigram", "trigram", "ffnn", "rnn", "lstm", "gru")
+
+CSS = """
+body{font:15px/1.5 -apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1b1b1b;
+     max-width:1100px;margin:2em auto;padding:0 1.5em;background:#fff}
+h1{font-size:1.7em;margin-bottom:.2em} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
+code,pre{font-family:'SFMono-Regular',Menlo,Consolas,monospace;font-size:.88em}
+pre{background:#f6f8fa;padding:.8em 1em;border-radius:6px;overflow-x:auto}
+p code{background:#f0f2f4;padding:.1em .3em;border-radius:3px}
+table{border-collapse:collapse;margin:1em 0;font-size:.92em}
+th,td{border:1px solid #d8dde3;padding:.35em .7em;text-align:right}
+th{background:#eef2f6} td:first-child,th:first-child{text-align:left}
+tr:nth-child(even) td{background:#fafbfc} tr.oracle td{font-style:italic;background:#fff8e6}
+figure{margin:1.5em 0;text-align:center} figure img{max-width:100%;border:1px solid #eee}
+figcaption{font-size:.92em;color:#444;margin-top:.4em} .note{color:#a33}
+.lead{color:#555}
+"""
+
+
+def _summary(results: dict) -> str:
+    """One sentence: the main models from worst to best, and the oracle."""
+    by = {m["name"]: m for m in results["models"]}
+    got = [(n, by[n]["test_ppl"]) for n in MAIN if n in by and by[n].get("test_ppl") is not None]
+    got.sort(key=lambda t: -t[1])
+    chain = " > ".join(f"{n} {v:.2f}" for n, v in got)
+    o = results.get("oracle_test_ppl")
+    tail = f" ≥ oracle {o:.2f}" if o else ""
+    text = f"Test perplexity ({results['eval_mode']} mode), worst to best: {chain}{tail}."
+    st = [(n, by[n]["stream_test_ppl"]) for n in MAIN
+          if n in by and by[n].get("stream_test_ppl") is not None]
+    if st:
+        st.sort(key=lambda t: -t[1])
+        text += " Neural models in stream mode: " + " > ".join(f"{n} {v:.2f}" for n, v in st) + "."
+    return text
+
+
+def _mode_note(results: dict) -> str | None:
+    """Explain a sentence-mode perplexity clearly above the stream-mode one."""
+    worse = [(m["name"], m["test_ppl"], m["stream_test_ppl"]) for m in results["models"]
+             if m.get("stream_test_ppl") and m.get("test_ppl")
+             and m["test_ppl"] > 1.01 * m["stream_test_ppl"]]
+    if not worse:
+        return None
+    names = ", ".join(f"{n} ({s:.2f} vs {t:.2f})" for n, s, t in worse)
+    return ("Sentence vs stream: " + names + ". The neural models are trained on the token "
+            "stream with the state carried across sentences, so a sentence boundary is normally "
+            "entered with the state left by the previous sentence; sentence mode starts every "
+            "sentence from the zero state instead, which a stream-trained model has almost never "
+            "seen. The cost is largest for the LSTM, whose cell state keeps the unusual start for "
+            "many steps. On a corpus of independent sentences (like the synthetic one, where the "
+            "oracle's two modes coincide) the stream number is the model's quality, the sentence "
+            "number its quality under the n-grams' convention.")
+
+
+def build_blocks(results: dict, figures: list) -> list[tuple]:
+    d = results["data"]
+    header, rows = table_rows(results)
+    v, m = results["versions"], results["machine"]
+    blocks: list[tuple] = [
+        ("h1", "seqlm compare: n-gram and neural language models on the same held-out set"),
+        ("lead", f"Corpus {d['name']} ({d['vocab_size']:,} words in the vocabulary; "
+                 f"{d.get('train_tokens', 0):,} train, {d['valid_tokens']:,} valid, "
+                 f"{d['test_tokens']:,} test tokens), preset {results['preset']}, "
+                 f"seed {results['seed']}."),
+        ("h2", "Command"),
+        ("pre", results["command"]),
+        ("p", "Re-running this command reuses every finished stage (see stages/); delete the "
+              "output directory to recompute from scratch."),
+        ("h2", "Results"),
+        ("p", _summary(results)),
+        ("table", header, rows),
+        *([("p", note)] if (note := _mode_note(results)) else []),
+        ("p", "valid/test ppl: sentence mode (every sentence scored from the sentence-start "
+              "context). 'test ppl (stream)': neural models with the state carried across "
+              "sentences. 'gap to oracle': excess cross-entropy over the true distribution, in "
+              "bits per token. 'train s': wall time of estimation or training (with per-epoch "
+              "validation); 'train tokens/s': training throughput."),
+        ("h2", "Figures"),
+    ]
+    for f in figures:
+        png = f.file("png") if f.files else None
+        blocks.append(("figure", f.number, f.caption, png, f.note))
+    blocks += [
+        ("h2", "Conventions"),
+        ("p", results["conventions"]),
+        ("h2", "Configuration"),
+        ("p", f"Config hash {results['config_hash']}; data fingerprint {d.get('fingerprint', '–')}."),
+        ("pre", json.dumps(results["config"], indent=2)),
+        ("h2", "Environment"),
+        ("p", f"seqlm {v['seqlm']}, torch {v['torch']}, numpy {v['numpy']}, Python {v['python']}; "
+              f"seed {results['seed']}."),
+        ("p", f"Machine: {m['cpu']}, {m['cores']} cores"
+              + (f" ({m['torch_threads']} torch threads)" if m.get("torch_threads") else "")
+              + f", {m['platform']}; device {m['device']}"
+              + (f", GPU {m['gpu']}" if m.get("gpu") else "") + "."),
+    ]
+    if results.get("total_seconds"):
+        st = results.get("stage_seconds") or {}
+        parts = ", ".join(f"{k} {v:.1f} s" for k, v in st.items() if v is not None)
+        blocks.append(("p", f"Wall time of this invocation: {results['total_seconds']:.0f} s"
+                            + (f"; each stage when it ran: {parts}." if parts else ".")))
+    return blocks
+
+
+def render_markdown(blocks: list[tuple], base: Path) -> str:
+    out = []
+    for b in blocks:
+        kind = b[0]
+        if kind == "h1":
+            out.append(f"# {b[1]}\n")
+        elif kind == "h2":
+            out.append(f"## {b[1]}\n")
+        elif kind in ("p", "lead"):
+            out.append(f"{b[1]}\n")
+        elif kind == "pre":
+            out.append(f"```\n{b[1]}\n```\n")
+        elif kind == "table":
+            header, rows = b[1], b[2]
+            out.append("| " + " | ".join(header) + " |")
+            out.append("| " + " | ".join(["---"] + ["---:"] * (len(header) - 1)) + " |")
+            out += ["| " + " | ".join(r) + " |" for r in rows]
+            out.append("")
+        elif kind == "figure":
+            _, num, caption, png, note = b
+            if png is not None:
+                out.append(f"![Figure {num}]({png.relative_to(base).as_posix()})\n")
+                out.append(f"*Figure {num}: {caption}*\n")
+            else:
+                out.append(f"*Figure {num}: {caption}* — not available: {note}\n")
+    return "\n".join(out)
+
+
+def render_html(blocks: list[tuple]) -> str:
+    e = html.escape
+    body = []
+    for b in blocks:
+        kind = b[0]
+        if kind in ("h1", "h2"):
+            body.append(f"<{kind}>{e(b[1])}</{kind}>")
+        elif kind == "p":
+            body.append(f"<p>{e(b[1])}</p>")
+        elif kind == "lead":
+            body.append(f'<p class="lead">{e(b[1])}</p>')
+        elif kind == "pre":
+            body.append(f"<pre>{e(b[1])}</pre>")
+        elif kind == "table":
+            header, rows = b[1], b[2]
+            t = ["<table>", "<tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"]
+            for r in rows:
+                cls = ' class="oracle"' if r[0].startswith("oracle") else ""
+                t.append(f"<tr{cls}>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>")
+            t.append("</table>")
+            body.append("\n".join(t))
+        elif kind == "figure":
+            _, num, caption, png, note = b
+            if png is not None and png.exists():
+                data = base64.b64encode(png.read_bytes()).decode("ascii")
+                body.append(f'<figure><img alt="Figure {e(num)}" src="data:image/png;base64,{data}">'
+                            f"<figcaption><b>Figure {e(num)}.</b> {e(caption)}</figcaption></figure>")
+            else:
+                body.append(f'<p class="note"><b>Figure {e(num)}</b> ({e(caption)}) is not '
+                            f"available: {e(note or 'not generated')}</p>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            "<title>seqlm compare report</title>"
+            f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def write_report(out_dir: str | Path, results: dict, figures: list) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``report.html`` into ``out_dir``; returns their paths."""
+    out_dir = Path(out_dir)
+    blocks = build_blocks(results, figures)
+    md, page = out_dir / "report.md", out_dir / "report.html"
+    write_text(md, render_markdown(blocks, out_dir))
+    write_text(page, render_html(blocks))
+    return md, page

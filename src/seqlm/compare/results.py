@@ -1,0 +1,202 @@
+"""``results.json`` of a comparison: its schema, a validator, and the CSV/Markdown tables.
+
+One object per model in ``models``; perplexities are JSON numbers, and an
+infinite perplexity (the unsmoothed MLE n-gram that gives some test token
+probability zero) is written as ``null`` with ``*_zero_prob > 0`` beside it and
+``*_ppl_finite`` (the perplexity over the other tokens) — JSON has no infinity.
+The schema is a dictionary in JSON-Schema form (draft 2020-12 subset), checked
+by :func:`validate`, a small validator with no dependency; every run writes it
+next to the results as ``results.schema.json``.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+_NUM = {"type": "number"}
+_NUM_OR_NULL = {"type": ["number", "null"]}
+_INT = {"type": "integer", "minimum": 0}
+
+MODEL_SCHEMA: dict = {
+    "type": "object",
+    "required": ["name", "family", "mode", "valid_ppl", "test_ppl", "valid_bits_per_token",
+                 "test_bits_per_token", "valid_zero_prob", "test_zero_prob", "parameters",
+                 "train_seconds", "tokens_per_s", "gap_to_oracle_bits", "ppl_over_oracle",
+                 "stage", "description", "config"],
+    "properties": {
+        "name": {"type": "string"},
+        "family": {"enum": ["ngram", "neural"]},
+        "description": {"type": "string"},
+        "mode": {"enum": ["sentence", "stream"]},
+        "valid_ppl": _NUM_OR_NULL, "test_ppl": _NUM_OR_NULL,
+        "valid_ppl_finite": _NUM_OR_NULL, "test_ppl_finite": _NUM_OR_NULL,
+        "valid_bits_per_token": _NUM_OR_NULL, "test_bits_per_token": _NUM_OR_NULL,
+        "valid_zero_prob": _INT, "test_zero_prob": _INT,
+        "stream_valid_ppl": _NUM_OR_NULL, "stream_test_ppl": _NUM_OR_NULL,
+        "parameters": _INT,
+        "train_seconds": _NUM, "tokens_per_s": _NUM_OR_NULL,
+        "gap_to_oracle_bits": _NUM_OR_NULL, "ppl_over_oracle": _NUM_OR_NULL,
+        "stage": {"type": "string"},
+        "config": {"type": "object"},
+        "history": {"type": "array", "items": {
+            "type": "object", "required": ["epoch", "valid_loss"],
+            "properties": {"epoch": {"type": "integer", "minimum": 1}, "train_loss": _NUM_OR_NULL,
+                           "valid_loss": _NUM, "valid_ppl": _NUM, "wall_time": _NUM_OR_NULL}}},
+    },
+}
+
+RESULTS_SCHEMA: dict = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "seqlm compare results.json",
+    "type": "object",
+    "required": ["schema_version", "kind", "command", "data", "preset", "seed", "config",
+                 "config_hash", "versions", "machine", "eval_mode", "conventions",
+                 "oracle_valid_ppl", "oracle_test_ppl", "models"],
+    "properties": {
+        "schema_version": {"type": "integer", "enum": [SCHEMA_VERSION]},
+        "kind": {"enum": ["seqlm-compare-results"]},
+        "command": {"type": "string"},
+        "data": {"type": "object", "required": ["source", "name", "vocab_size", "valid_tokens",
+                                                "test_tokens"]},
+        "preset": {"type": "string"},
+        "seed": {"type": "integer"},
+        "config": {"type": "object"},
+        "config_hash": {"type": "string"},
+        "versions": {"type": "object", "required": ["seqlm", "torch", "numpy", "python"]},
+        "machine": {"type": "object", "required": ["cpu", "cores", "platform", "device"]},
+        "eval_mode": {"enum": ["sentence"]},
+        "conventions": {"type": "string"},
+        "oracle_valid_ppl": _NUM_OR_NULL,
+        "oracle_test_ppl": _NUM_OR_NULL,
+        "total_seconds": _NUM,
+        "stage_seconds": {"type": "object"},
+        "models": {"type": "array", "minItems": 1, "items": MODEL_SCHEMA},
+    },
+}
+
+_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
+
+
+def _is_type(value: Any, t: str) -> bool:
+    if t == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if t == "number":
+        return (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value))
+    return isinstance(value, _TYPES[t])
+
+
+def validate(obj: Any, schema: dict = RESULTS_SCHEMA, where: str = "$") -> list[str]:
+    """Errors of ``obj`` against ``schema`` (``type``, ``enum``, ``required``,
+    ``properties``, ``items``, ``minimum``, ``minItems``); empty when valid.
+    Numbers must be finite: NaN/inf are not JSON."""
+    errors: list[str] = []
+    if "type" in schema:
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not any(_is_type(obj, t) for t in types):
+            return [f"{where}: expected {' or '.join(types)}, got {obj!r:.60}"]
+    if "enum" in schema and obj not in schema["enum"]:
+        errors.append(f"{where}: {obj!r} is not one of {schema['enum']}")
+    if "minimum" in schema and isinstance(obj, (int, float)) and obj < schema["minimum"]:
+        errors.append(f"{where}: {obj} < minimum {schema['minimum']}")
+    if isinstance(obj, dict):
+        for key in schema.get("required", []):
+            if key not in obj:
+                errors.append(f"{where}: missing required key {key!r}")
+        for key, sub in schema.get("properties", {}).items():
+            if key in obj:
+                errors += validate(obj[key], sub, f"{where}.{key}")
+    if isinstance(obj, list):
+        if len(obj) < schema.get("minItems", 0):
+            errors.append(f"{where}: fewer than {schema['minItems']} items")
+        if "items" in schema:
+            for i, item in enumerate(obj):
+                errors += validate(item, schema["items"], f"{where}[{i}]")
+    return errors
+
+
+# ------------------------------------------------------------------ tables
+COLUMNS = [  # (key, header, format)
+    ("name", "model", "s"),
+    ("valid_ppl", "valid ppl", "ppl"),
+    ("test_ppl", "test ppl", "ppl"),
+    ("test_bits_per_token", "test bits/token", ".3f"),
+    ("gap_to_oracle_bits", "gap to oracle (bits)", ".3f"),
+    ("stream_test_ppl", "test ppl (stream)", "ppl"),
+    ("parameters", "parameters", ","),
+    ("train_seconds", "train s", "sec"),
+    ("tokens_per_s", "train tokens/s", ",.0f"),
+]
+
+
+def _cell(model: dict, key: str, fmt: str) -> str:
+    v = model.get(key)
+    if key in ("valid_ppl", "test_ppl") and v is None:
+        split = key.split("_")[0]
+        zp = model.get(f"{split}_zero_prob", 0)
+        fin = model.get(f"{split}_ppl_finite")
+        return f"∞ ({zp} zero-prob; {fin:.2f} on the rest)" if fin is not None else f"∞ ({zp} zero-prob)"
+    if v is None:
+        return "–"
+    if fmt == "s":
+        return str(v)
+    if fmt == "ppl":
+        return f"{v:.2f}"
+    if fmt == "sec":
+        return f"{v:.2f}" if v < 10 else f"{v:.0f}"
+    return format(v, fmt)
+
+
+def table_rows(results: dict) -> tuple[list[str], list[list[str]]]:
+    """Header and formatted rows of the results table (oracle row last, where known)."""
+    header = [h for _, h, _ in COLUMNS]
+    rows = [[_cell(m, k, f) for k, _, f in COLUMNS] for m in results["models"]]
+    if results.get("oracle_test_ppl"):
+        ov, ot = results.get("oracle_valid_ppl"), results["oracle_test_ppl"]
+        row = ["oracle (true distribution)", f"{ov:.2f}" if ov else "–", f"{ot:.2f}",
+               f"{math.log2(ot):.3f}", "0.000"] + ["–"] * (len(COLUMNS) - 5)
+        rows.append(row)
+    return header, rows
+
+
+def results_markdown_table(results: dict) -> str:
+    header, rows = table_rows(results)
+    right = ["---"] + ["---:"] * (len(header) - 1)
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(right) + " |"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+CSV_FIELDS = ["name", "family", "description", "mode", "valid_ppl", "test_ppl", "valid_ppl_finite",
+              "test_ppl_finite", "valid_zero_prob", "test_zero_prob", "valid_bits_per_token",
+              "test_bits_per_token", "stream_valid_ppl", "stream_test_ppl", "gap_to_oracle_bits",
+              "ppl_over_oracle", "parameters", "train_seconds", "tokens_per_s"]
+
+
+def results_csv(results: dict) -> str:
+    """One row per model; an infinite perplexity is written as ``inf``."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for m in results["models"]:
+        row = dict(m)
+        for split in ("valid", "test"):
+            if row.get(f"{split}_ppl") is None and row.get(f"{split}_zero_prob"):
+                row[f"{split}_ppl"] = "inf"
+        w.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in CSV_FIELDS})
+    return buf.getvalue()
+
+
+def results_markdown(results: dict) -> str:
+    """``results.md``: the table, the oracle and the conventions, for a quick look."""
+    d = results["data"]
+    lines = [f"# Comparison on {d['name']} ({results['eval_mode']} mode)", "",
+             f"`{results['command']}`", "", results_markdown_table(results)]
+    if results.get("oracle_test_ppl"):
+        lines.append(f"Oracle test perplexity (the floor): {results['oracle_test_ppl']:.3f}.\n")
+    lines.append(results["conventions"] + "\n")
+    return "\n".join(lines)

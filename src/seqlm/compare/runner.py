@@ -1,0 +1,215 @@
+"""``seqlm compare``: the chapter's experiment (section 5.5.3), end to end and resumable.
+
+Stages, in order: ``ngram`` (all n-gram rows), ``ffnn``, ``rnn``, ``lstm``,
+``gru``; then the results, the figures and the report (cheap, always redone).
+
+Resumability: a finished stage writes ``OUT/stages/<stage>-<hash>.json``, the
+hash covering the stage's own settings, the data (a fingerprint of vocabulary
+and splits), the seed and the stage format. A re-run with the same settings
+loads that file and logs ``skipped``; a killed run loses at most the stage in
+progress, and a neural stage even resumes from its own last epoch checkpoint
+(``OUT/models/<name>/checkpoint``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from seqlm.compare.presets import NEURAL_ORDER, get_preset
+from seqlm.compare.results import (RESULTS_SCHEMA, SCHEMA_VERSION, results_csv,
+                                   results_markdown, validate)
+from seqlm.errors import SeqlmError
+from seqlm.io import write_json, write_text
+
+STAGE_FORMAT = 1  # bump when a stage's output changes meaning: old stage files are not reused
+
+CONVENTIONS = (
+    "Perplexity = exp of the mean negative natural-log probability over every token of the "
+    "split exactly once, <eos> included (sentence-start context is padding and never "
+    "predicted), accumulated in float64 by seqlm.metrics.summarize for every model. "
+    "Main table: 'sentence' mode — every sentence is scored from the sentence-start context "
+    "alone (n-gram <s> padding; a neural model's state/window reset at each sentence), the "
+    "apples-to-apples comparison. Neural models are also reported in 'stream' mode (state "
+    "carried across sentences, batch size 1, the PTB literature's convention). "
+    "All models share one vocabulary built from the training split, and the same valid/test "
+    "streams. An infinite perplexity (unsmoothed MLE) is shown with its zero-probability "
+    "token count and the perplexity over the remaining tokens.")
+
+
+def stable_hash(obj, n: int = 12) -> str:
+    """Hash of a JSON-able object, independent of key order."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:n]
+
+
+def corpus_fingerprint(corpus) -> str:
+    h = hashlib.sha256()
+    h.update("\n".join(corpus.vocab.tokens).encode("utf-8"))
+    for split in (corpus.train, corpus.valid, corpus.test):
+        h.update(split.astype("<i8").tobytes())
+    return h.hexdigest()[:16]
+
+
+def environment(device: str) -> tuple[dict, dict]:
+    """(versions, machine) for the report."""
+    import numpy as np
+    import torch
+
+    import seqlm
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {"seqlm": seqlm.__version__, "torch": torch.__version__, "numpy": np.__version__,
+                "python": platform.python_version()}
+    machine = {"cpu": cpu, "cores": os.cpu_count() or 1, "torch_threads": torch.get_num_threads(),
+               "platform": platform.platform(), "device": device}
+    if torch.cuda.is_available():
+        machine["gpu"] = torch.cuda.get_device_name(0)
+    return versions, machine
+
+
+def command_line(data: str, preset: str, out: str | Path, seed: int, device: str) -> str:
+    import shlex
+    return shlex.join(["seqlm", "compare", "--data", str(data), "--preset", preset,
+                       "--out", str(out), "--seed", str(seed), "--device", device])
+
+
+def load_data(source: str, config: dict, seed: int):
+    from seqlm.data import load_corpus
+    if source == "synthetic":
+        return load_corpus("synthetic", seed=seed, **config.get("synthetic", {}))
+    return load_corpus(source)
+
+
+def run_compare(out_dir: str | Path, data: str = "synthetic", preset: str = "quick", seed: int = 0,
+                device: str = "auto", stop_after: str | None = None, figures: bool = True,
+                threads: int | None = None, log=None) -> dict | None:
+    """Run (or resume) the comparison into ``out_dir``; returns the results dict
+    (``None`` when stopped early by ``stop_after``).
+
+    ``threads``: torch intra-op threads while it runs (restored after); ``None``
+    takes the preset's (1 for tiny/quick: small recurrent models run fastest on one
+    thread, and a second OpenMP thread stalls badly when the cores are shared),
+    ``0`` keeps torch's default.
+    """
+    import torch
+
+    config = get_preset(preset)
+    threads = config.get("threads") if threads is None else threads
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        return _run(out_dir, data, preset, config, seed, device, stop_after, figures, log)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run(out_dir, data, preset, config, seed, device, stop_after, figures, log) -> dict | None:
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    out = Path(out_dir)
+    stage_names = ["ngram", *[n for n in NEURAL_ORDER if n in config["neural"]]]
+    if stop_after is not None and stop_after not in stage_names:
+        raise SeqlmError(f"--stop-after {stop_after!r}: not a stage (choose from {', '.join(stage_names)})")
+    if out.exists() and not out.is_dir():
+        raise SeqlmError(f"{out}: exists and is not a directory")
+    t_start = time.perf_counter()
+    corpus = load_data(data, config, seed)
+    fingerprint = corpus_fingerprint(corpus)
+    oracle = {s: corpus.oracle_ppl(s) for s in ("valid", "test")}
+    info = corpus.info()
+    log(f"seqlm compare: {info['name']} ({info['vocab_size']} words, {info['train_tokens']:,} train / "
+        f"{info['valid_tokens']:,} valid / {info['test_tokens']:,} test tokens), preset {preset}, "
+        f"seed {seed} -> {out}")
+    common = {"data": data, "fingerprint": fingerprint, "seed": seed, "format": STAGE_FORMAT}
+    full_config = {"data": data, "preset": preset, "seed": seed, **config}
+    (out / "stages").mkdir(parents=True, exist_ok=True)
+
+    rows: list[dict] = []
+    stage_seconds: dict[str, float | None] = {}  # when each stage ran (maybe in an earlier run)
+    n = len(stage_names)
+    for k, name in enumerate(stage_names, 1):
+        stage_cfg = config["ngrams"] if name == "ngram" else {**config["neural"][name],
+                                                              "eval": config["eval"]}
+        h = stable_hash({**common, "stage": name, "config": stage_cfg})
+        path = out / "stages" / f"{name}-{h}.json"
+        if path.exists():
+            try:
+                done = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError:
+                done = None
+            if done and done.get("hash") == h:
+                log(f"stage {k}/{n}: {name} skipped (finished earlier: {path.relative_to(out)})")
+                rows += done["models"]
+                stage_seconds[name] = done.get("seconds")
+                if name == stop_after:
+                    break
+                continue
+        log(f"stage {k}/{n}: {name}")
+        t0 = time.perf_counter()
+        if name == "ngram":
+            from seqlm.compare.stages import run_ngrams
+            got = run_ngrams(corpus, config["ngrams"], oracle, log=log)
+        else:
+            from seqlm.compare.stages import run_neural
+            got = run_neural(name, config["neural"][name], corpus, oracle, out / "models" / name, h,
+                             seed, device, config["eval"], f"stage {k}/{n}: {name}", data, log=log)
+        for row in got:
+            row["stage"] = name
+        stage_seconds[name] = time.perf_counter() - t0
+        write_json(path, {"stage": name, "hash": h, "config": stage_cfg, "models": got,
+                          "seconds": stage_seconds[name]})
+        rows += got
+        if name == stop_after:
+            break
+    if stop_after is not None:
+        log(f"stopped after stage {stop_after} (--stop-after); run the same command without it "
+            f"to continue")
+        return None
+
+    versions, machine = environment(device)
+    results = {
+        "schema_version": SCHEMA_VERSION, "kind": "seqlm-compare-results",
+        "command": command_line(data, preset, out, seed, device),
+        "data": {"source": data, "fingerprint": fingerprint, **info},
+        "preset": preset, "seed": seed, "config": full_config, "config_hash": stable_hash(full_config),
+        "versions": versions, "machine": machine, "eval_mode": "sentence",
+        "conventions": CONVENTIONS,
+        "oracle_valid_ppl": oracle["valid"], "oracle_test_ppl": oracle["test"],
+        "models": rows, "stage_seconds": stage_seconds,
+    }
+    _write_tables(out, results)
+    from seqlm.figures import existing_figures, make_figures
+    if figures:
+        log("figures: 5.1–5.6")
+        figs = make_figures(out / "figures", results,
+                            gradient_kwargs=config["figures"].get("gradient_kwargs"), log=log)
+    else:  # the report shows whatever an earlier run drew
+        figs = existing_figures(out / "figures")
+    results["total_seconds"] = time.perf_counter() - t_start
+    _write_tables(out, results)
+    from seqlm.compare.report import write_report
+    write_report(out, results, figs)
+    log(f"done in {results['total_seconds']:.0f} s: {out / 'report.html'}")
+    return results
+
+
+def _write_tables(out: Path, results: dict) -> None:
+    """results.json (checked against its schema first), its schema, .csv and .md."""
+    errors = validate(json.loads(json.dumps(results)))
+    if errors:  # a bug, not a user error: never write results that break the schema
+        raise AssertionError("results.json does not match its schema: " + "; ".join(errors[:5]))
+    write_json(out / "results.json", results)
+    write_json(out / "results.schema.json", RESULTS_SCHEMA)
+    write_text(out / "results.csv", results_csv(results))
+    write_text(out / "results.md", results_markdown(results))

@@ -1,0 +1,222 @@
+"""`seqlm compare --preset tiny`: every artifact, the schema, the ordering, resuming.
+
+One interrupted run (``--stop-after ngram``), its continuation and a third run
+of the same command are made once per module (real subprocesses) and checked
+by the tests below.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from seqlm.compare.results import RESULTS_SCHEMA, validate
+from seqlm.compare.runner import stable_hash
+from test_figures import check_pdf, check_png
+
+NAMES = ["unigram", "bigram", "trigram", "bigram-add1", "trigram-add1", "trigram-mle",
+         "ffnn", "rnn", "lstm", "gru"]
+
+
+def compare(out: Path, *extra: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "seqlm", "compare", "--preset", "tiny", "--out", str(out),
+                           "--device", "cpu", *extra], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare") / "run"
+    first = compare(out, "--stop-after", "ngram")
+    assert first.returncode == 0, first.stderr
+    stage_files = list((out / "stages").glob("ngram-*.json"))
+    snapshot = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in stage_files}
+    second = compare(out)
+    assert second.returncode == 0, second.stderr
+    results = json.loads((out / "results.json").read_text())
+    third = compare(out, "--no-figures")
+    assert third.returncode == 0, third.stderr
+    third_results = json.loads((out / "results.json").read_text())
+    # A run killed inside the LSTM stage after its last checkpoint: the stage record is
+    # missing, the model directory is there; the next run resumes from the checkpoint.
+    lstm_record, = (out / "stages").glob("lstm-*.json")
+    lstm_record.unlink()
+    fourth = compare(out, "--no-figures")
+    assert fourth.returncode == 0, fourth.stderr
+    return {"out": out, "first": first, "second": second, "third": third, "fourth": fourth,
+            "results": results, "third_results": third_results, "ngram_snapshot": snapshot}
+
+
+def test_interrupted_run_writes_only_the_ngram_stage(run):
+    first = run["first"]
+    assert "stopped after stage ngram" in first.stderr
+    assert len(run["ngram_snapshot"]) == 1
+    assert first.stdout == ""   # no table: no results yet
+
+
+def test_resumed_run_skips_the_finished_stage_and_reuses_it(run):
+    second = run["second"].stderr
+    assert "stage 1/5: ngram skipped" in second
+    for name in ("ffnn", "rnn", "lstm", "gru"):
+        assert f": {name}\n" in second and f"{name} skipped" not in second
+    (path, (mtime, content)), = run["ngram_snapshot"].items()
+    assert path.stat().st_mtime_ns == mtime and path.read_bytes() == content
+    stored = json.loads(content)["models"]
+    got = [m for m in run["results"]["models"] if m["family"] == "ngram"]
+    assert got == stored
+
+
+def test_rerun_skips_everything_and_yields_the_same_results(run):
+    third = run["third"].stderr
+    for k, name in enumerate(["ngram", "ffnn", "rnn", "lstm", "gru"], 1):
+        assert f"stage {k}/5: {name} skipped" in third
+    again = run["third_results"]
+    assert again["config_hash"] == run["results"]["config_hash"]
+    assert again["models"] == run["results"]["models"]
+
+
+def test_a_stage_killed_after_its_checkpoint_resumes_from_it(run):
+    log = run["fourth"].stderr
+    assert "stage 4/5: lstm\n" in log and "resuming lstm from" in log
+    for name in ("ngram", "ffnn", "rnn", "gru"):
+        assert f"{name} skipped" in log
+    again = json.loads((run["out"] / "results.json").read_text())
+    strip = lambda m: {k: v for k, v in m.items() if k not in ("train_seconds", "resumed")}
+    assert [strip(m) for m in again["models"]] == [strip(m) for m in run["results"]["models"]]
+    assert next(m for m in again["models"] if m["name"] == "lstm")["resumed"] is True
+
+
+def test_every_artifact_is_written(run):
+    out = run["out"]
+    for name in ("results.json", "results.csv", "results.md", "results.schema.json", "report.html",
+                 "report.md"):
+        assert (out / name).stat().st_size > 200, name
+    figs = out / "figures"
+    for stem in ("fig5_2_vanishing_gradients", "fig5_5_training_curves", "fig5_6_perplexity"):
+        check_pdf(figs / f"{stem}.pdf")
+        check_png(figs / f"{stem}.png")
+    for stem in ("fig5_1_rnn_unrolled", "fig5_3_lstm_cell", "fig5_4_gru_cell"):
+        assert (figs / f"{stem}.tex").exists()
+        if shutil.which("pdflatex"):
+            check_pdf(figs / f"{stem}.pdf")
+            check_png(figs / f"{stem}.png")
+    for name in ("ffnn", "rnn", "lstm", "gru"):
+        assert (out / "models" / name / "best" / "config.json").exists()
+        assert (out / "models" / name / "metrics.jsonl").exists()
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == (6 if shutil.which("pdflatex") else 3)
+    # the CLI prints the table
+    assert "| trigram |" in run["second"].stdout and "oracle" in run["second"].stdout
+
+
+def test_results_validate_against_the_schema(run):
+    r = run["results"]
+    assert validate(r) == []
+    assert json.loads((run["out"] / "results.schema.json").read_text()) == RESULTS_SCHEMA
+    assert [m["name"] for m in r["models"]] == NAMES
+    assert r["command"].startswith("seqlm compare --data synthetic --preset tiny --out ")
+    assert r["seed"] == 0 and r["preset"] == "tiny" and r["config"]["preset"] == "tiny"
+    assert r["config_hash"] == stable_hash(r["config"])
+    assert set(r["versions"]) >= {"seqlm", "torch", "numpy", "python"}
+    assert r["machine"]["cores"] >= 1 and r["machine"]["device"] == "cpu"
+    assert r["data"]["test_tokens"] == r["models"][0]["test_tokens"]   # every token scored
+
+
+def test_the_numbers_make_sense(run):
+    r = run["results"]
+    by = {m["name"]: m for m in r["models"]}
+    assert by["unigram"]["test_ppl"] > by["bigram"]["test_ppl"] > by["trigram"]["test_ppl"]
+    assert by["unigram"]["valid_ppl"] > by["bigram"]["valid_ppl"] > by["trigram"]["valid_ppl"]
+    oracle = r["oracle_test_ppl"]
+    assert oracle and 1 < oracle < by["trigram"]["test_ppl"]
+    mle = by["trigram-mle"]
+    assert mle["test_ppl"] is None and mle["test_zero_prob"] > 0 and mle["test_ppl_finite"] > 1
+    for m in r["models"]:
+        assert m["mode"] == "sentence"
+        if m["test_ppl"] is None:
+            continue
+        assert m["test_ppl"] >= oracle   # nothing beats the true distribution
+        assert m["test_bits_per_token"] == pytest.approx(math.log2(m["test_ppl"]))
+        assert m["gap_to_oracle_bits"] == pytest.approx(math.log2(m["test_ppl"] / oracle))
+        assert m["parameters"] > 0 and m["train_seconds"] >= 0
+    for name in ("ffnn", "rnn", "lstm", "gru"):
+        m = by[name]
+        assert m["stream_test_ppl"] is not None and m["tokens_per_s"] > 0
+        assert m["test_ppl"] < len_vocab(r)                 # better than uniform
+        assert [h["epoch"] for h in m["history"]] == [1]   # tiny: one epoch
+
+
+def len_vocab(r) -> int:
+    return r["data"]["vocab_size"]
+
+
+def test_csv_and_markdown(run):
+    rows = list(csv.DictReader((run["out"] / "results.csv").open()))
+    assert [row["name"] for row in rows] == NAMES
+    mle = next(row for row in rows if row["name"] == "trigram-mle")
+    assert mle["test_ppl"] == "inf" and int(mle["test_zero_prob"]) > 0
+    tri = next(row for row in rows if row["name"] == "trigram")
+    assert float(tri["test_ppl"]) == pytest.approx(run["results"]["models"][2]["test_ppl"])
+    md = (run["out"] / "results.md").read_text()
+    assert "| trigram-mle | ∞ (" in md and "oracle (true distribution)" in md
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--stop-after", "bogus"], "--stop-after 'bogus': not a stage"),
+    (["--data", "/nonexistent/corpus"], "no such file or directory"),
+])
+def test_bad_input_is_one_line_exit_2(tmp_path, args, message):
+    proc = compare(tmp_path / "out", *args, timeout=60)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+# ------------------------------------------------------------------ the validator itself
+def test_validator_reports_what_is_wrong():
+    from seqlm.compare.example import example_results
+    good = example_results()
+    assert validate(good) == []
+    bad = example_results()
+    del bad["oracle_test_ppl"]
+    bad["seed"] = "0"
+    bad["models"][0]["valid_ppl"] = float("nan")
+    bad["models"][1]["family"] = "bayesian"
+    bad["models"][2].pop("test_ppl")
+    errors = validate(bad)
+    assert "$: missing required key 'oracle_test_ppl'" in errors
+    assert any(e.startswith("$.seed: expected integer") for e in errors)
+    assert any(e.startswith("$.models[0].valid_ppl: expected number or null") for e in errors)
+    assert any(e.startswith("$.models[1].family: 'bayesian' is not one of") for e in errors)
+    assert "$.models[2]: missing required key 'test_ppl'" in errors
+    assert validate({**good, "models": []}) == ["$.models: fewer than 1 items"]
+
+
+def test_stable_hash_ignores_key_order():
+    assert stable_hash({"a": 1, "b": [1, 2]}) == stable_hash({"b": [1, 2], "a": 1})
+    assert stable_hash({"a": 1}) != stable_hash({"a": 2})
+
+
+@pytest.mark.parametrize("preset", ["tiny", "quick", "paper"])
+def test_every_preset_builds_its_models(preset):
+    """Typos in a preset would only surface hours into a paper run: build everything now."""
+    from seqlm.compare.presets import NEURAL_ORDER, get_preset
+    from seqlm.lm import build_model
+    from seqlm.ngram import build_ngram
+    from seqlm.train import TrainConfig
+    cfg = get_preset(preset)
+    assert [n["name"] for n in cfg["ngrams"]][:3] == ["unigram", "bigram", "trigram"]
+    for spec in cfg["ngrams"]:
+        build_ngram(spec["smoothing"], spec["order"])
+    assert list(cfg["neural"]) == list(NEURAL_ORDER)
+    for name, spec in cfg["neural"].items():
+        model = build_model({**spec["model"], "vocab_size": 50}, seed=0)
+        assert model.config.kind == ("ffnn" if name == "ffnn" else "rnn")
+        if name != "ffnn":
+            assert model.config.cell == name
+        TrainConfig(**spec["train"])

@@ -1,0 +1,79 @@
+"""The comparison report: self-contained HTML that renders in a browser, and Markdown."""
+from __future__ import annotations
+
+import base64
+import html
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import require_tool
+from seqlm.compare.example import example_results
+from seqlm.compare.report import write_report
+from seqlm.figures import make_figures
+from test_figures import png_colours, png_size
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    figs = make_figures(out / "figures", example_results(), tikz=False, gradients=False)
+    write_report(out, example_results(), figs)
+    return out
+
+
+def test_html_is_self_contained(report_dir):
+    page = (report_dir / "report.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    # nothing fetched from anywhere: no external src/href, no stylesheet links, no scripts
+    assert not re.search(r'(src|href)="(?!data:)', page)
+    assert "<link" not in page and "<script" not in page
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) == 2   # 5.5 and 5.6 (5.1-5.4 were not made here)
+    for b64 in images:
+        assert base64.b64decode(b64)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_content(report_dir):
+    r = example_results()
+    for name in ("report.html", "report.md"):
+        text = html.unescape((report_dir / name).read_text(encoding="utf-8"))
+        assert r["command"] in text
+        for m in r["models"]:
+            assert m["name"] in text
+        assert "4.82" in text and "3.18" in text            # trigram and oracle test ppl
+        assert "∞ (7 zero-prob; 4.80 on the rest)" in text  # the MLE row
+        assert "<eos> included" in text
+        assert "torch 2.x" in text and "example CPU, 2 cores" in text
+        assert "Figure 5.1" in text and "not available" in text   # skipped figures say so
+        assert "unigram 20.10 > bigram 5.81" in text
+
+
+def test_markdown_links_resolve(report_dir):
+    md = (report_dir / "report.md").read_text(encoding="utf-8")
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert links == ["figures/fig5_5_training_curves.png", "figures/fig5_6_perplexity.png"]
+    for link in links:
+        assert (report_dir / link).is_file()
+
+
+def chromium_screenshot(html: Path, tmp_path: Path) -> Path:
+    chromium = require_tool("chromium")
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,1600",
+         html.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return shot
+
+
+def test_html_renders_in_headless_chromium(report_dir, tmp_path):
+    shot = chromium_screenshot(report_dir / "report.html", tmp_path)
+    assert png_size(shot) == (1200, 1600)
+    assert shot.stat().st_size > 20_000        # text, a table and figures, not a blank page
+    assert png_colours(shot) > 1

@@ -16,8 +16,9 @@ def register(sub) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="synthetic",
                    help="corpus: 'synthetic' (default, with a known oracle), 'ptb', a directory or a file")
-    p.add_argument("--preset", default="quick", choices=("tiny", "quick", "paper"),
-                   help="tiny (seconds, tests), quick (default, at most 5 min on a 2-core CPU), paper (PTB, hours)")
+    p.add_argument("--preset", default="quick", choices=("tiny", "quick", "paper", "ptb-fast"),
+                   help="tiny (seconds, tests), quick (default, at most 5 min on a 2-core CPU), "
+                        "paper (PTB, Zaremba-small recipe: hours), ptb-fast (PTB, under an hour)")
     p.add_argument("--out", default="runs/compare", help="output directory (default runs/compare)")
     p.add_argument("--seed", type=int, default=0, help="the one seed (default 0)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps (neural models)")

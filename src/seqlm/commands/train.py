@@ -18,7 +18,7 @@ FLAG_FIELDS = {
     "cell": "cell", "variant": "variant", "backend": "backend", "layers": "num_layers",
     "embed": "embed_size", "hidden": "hidden_size", "dropout": "dropout", "tie_weights": "tie_weights",
     "init": "init", "init_scale": "init_scale", "epochs": "epochs", "batch_size": "batch_size",
-    "bptt": "bptt", "variable_bptt": "variable_bptt", "optimizer": "optimizer", "lr": "lr",
+    "bptt": "bptt", "variable_bptt": "variable_bptt", "unit": "unit", "optimizer": "optimizer", "lr": "lr",
     "momentum": "momentum", "weight_decay": "weight_decay", "schedule": "schedule",
     "decay_start": "decay_start", "lr_decay": "lr_decay", "clip": "clip",
     "early_stopping": "early_stopping", "log_interval": "log_interval",
@@ -64,6 +64,9 @@ def register(sub) -> None:
     g.add_argument("--batch-size", type=int, default=None)
     g.add_argument("--bptt", type=int, default=None)
     g.add_argument("--variable-bptt", action="store_true", default=None)
+    g.add_argument("--unit", choices=("stream", "sentence"), default=None,
+                   help="train on the token stream with state carried (default) or on "
+                        "independent sentences, each from the zero state")
     g.add_argument("--optimizer", choices=("sgd", "adamw"), default=None)
     g.add_argument("--lr", type=float, default=None)
     g.add_argument("--momentum", type=float, default=None)

@@ -68,6 +68,19 @@ def _mode_note(results: dict) -> str | None:
             "number its quality under the n-grams' convention.")
 
 
+def _unit_note(results: dict) -> str | None:
+    """Say which neural models were trained on independent sentences."""
+    names = [m["name"] for m in results["models"] if m.get("train_unit") == "sentence"]
+    if not names:
+        return None
+    return (", ".join(names) + (" was" if len(names) == 1 else " were") + " trained on independent "
+            "sentences (each sentence from the zero state, as it is scored here), so "
+            "stream mode does not apply ('–'): such a model resets its state at every <eos>. "
+            "A model trained on the stream with the state carried across sentences would "
+            "instead enter every sentence in sentence mode from a state it has almost never "
+            "seen, and pay for the mismatch (docs/compare.md measures it).")
+
+
 def build_blocks(results: dict, figures: list) -> list[tuple]:
     d = results["data"]
     header, rows = table_rows(results)
@@ -86,6 +99,7 @@ def build_blocks(results: dict, figures: list) -> list[tuple]:
         ("p", _summary(results)),
         ("table", header, rows),
         *([("p", note)] if (note := _mode_note(results)) else []),
+        *([("p", note)] if (note := _unit_note(results)) else []),
         ("p", "valid/test ppl: sentence mode (every sentence scored from the sentence-start "
               "context). 'test ppl (stream)': neural models with the state carried across "
               "sentences. 'gap to oracle': excess cross-entropy over the true distribution, in "

@@ -37,6 +37,7 @@ MODEL_SCHEMA: dict = {
         "valid_bits_per_token": _NUM_OR_NULL, "test_bits_per_token": _NUM_OR_NULL,
         "valid_zero_prob": _INT, "test_zero_prob": _INT,
         "stream_valid_ppl": _NUM_OR_NULL, "stream_test_ppl": _NUM_OR_NULL,
+        "train_unit": {"enum": ["stream", "sentence"]},
         "parameters": _INT,
         "train_seconds": _NUM, "tokens_per_s": _NUM_OR_NULL,
         "gap_to_oracle_bits": _NUM_OR_NULL, "ppl_over_oracle": _NUM_OR_NULL,

@@ -134,8 +134,11 @@ def run_neural(name: str, spec: dict, corpus, oracle: dict, model_dir: Path, sta
     sb, tb = eval_cfg["sentence_batch_size"], eval_cfg["stream_batch_size"]
     valid = evaluate(model, corpus.valid, "sentence", batch_size=sb)
     test = evaluate(model, corpus.test, "sentence", batch_size=sb)
-    s_valid = evaluate(model, corpus.valid, "stream", batch_size=tb)
-    s_test = evaluate(model, corpus.test, "stream", batch_size=tb)
+    # A model trained on independent sentences resets its state at every <eos>
+    # (Mikolov's "independent sentences"): its stream mode *is* sentence mode.
+    independent = spec["train"].get("unit", "stream") == "sentence"
+    s_valid = None if independent else evaluate(model, corpus.valid, "stream", batch_size=tb)
+    s_test = None if independent else evaluate(model, corpus.test, "stream", batch_size=tb)
     cfg = spec["model"]
     desc = {"ffnn": f"feed-forward (Bengio 2003), n-1 = {cfg.get('context')}",
             "rnn": "vanilla RNN (tanh)", "lstm": "LSTM",
@@ -144,9 +147,11 @@ def run_neural(name: str, spec: dict, corpus, oracle: dict, model_dir: Path, sta
         desc += f", {cfg.get('num_layers', 1)}×{cfg.get('hidden_size')}"
     row = {"name": name, "family": "neural", "description": desc,
            **eval_fields(valid, test, oracle),
-           "stream_valid_ppl": _ppl(s_valid), "stream_test_ppl": _ppl(s_test),
+           "stream_valid_ppl": s_valid and _ppl(s_valid), "stream_test_ppl": s_test and _ppl(s_test),
+           "train_unit": spec["train"].get("unit", "stream"),
            "parameters": int(sum(p.numel() for p in model.parameters())),
            "train_seconds": train_s, "tokens_per_s": speed, "resumed": resume is not None,
            "config": {"model": cfg, "train": spec["train"]}, "history": history}
-    log(f"  {name:<14} {test.message()}; stream {s_test.ppl:.2f}")
+    log(f"  {name:<14} {test.message()}" + ("; trained on independent sentences" if independent
+                                            else f"; stream {s_test.ppl:.2f}"))
     return [row]

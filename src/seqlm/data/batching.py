@@ -125,3 +125,50 @@ def sentences(ids, eos_id: int) -> list[np.ndarray]:
     ends = np.flatnonzero(ids == eos_id) + 1
     parts = np.split(ids, ends)
     return [p for p in parts if p.size]
+
+
+def pack_sentences(sents: list[np.ndarray], eos_id: int, pad_target: int
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad a group of sentences into ``(inputs, targets)``, each ``(T, B)``.
+
+    Column ``b`` is sentence ``b`` predicted from the start context alone:
+    inputs ``<eos> w_1 … w_{n-1}``, targets ``w_1 … w_n`` (``w_n = <eos>``).
+    Shorter sentences are padded at the end (inputs with ``<eos>``, targets with
+    ``pad_target``); a recurrent model is causal, so the padding after a
+    sentence never changes its predictions.
+    """
+    import torch
+
+    longest = max(len(s) for s in sents)
+    inputs = torch.full((longest, len(sents)), eos_id, dtype=torch.long)   # (T, B)
+    targets = torch.full((longest, len(sents)), pad_target, dtype=torch.long)
+    for b, s in enumerate(sents):
+        s = torch.as_tensor(s, dtype=torch.long)
+        inputs[1:len(s), b] = s[:-1]
+        targets[:len(s), b] = s
+    return inputs, targets
+
+
+def sentence_batches(ids, batch_size: int, eos_id: int, rng: np.random.Generator,
+                     pad_target: int = -100) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Training batches of whole sentences, for models trained on independent
+    sentences (``TrainConfig.unit = "sentence"``; Mikolov's RNNLM calls it
+    "independent sentences").
+
+    The sentences are shuffled by ``rng``, then stably sorted by length and cut
+    into groups of ``batch_size``, so a batch holds sentences of about one length
+    (little padding) and its members change from epoch to epoch; the order of
+    the batches is shuffled too. Targets are ``pad_target`` (cross-entropy's
+    ``ignore_index``) on padding, so every token of the split is predicted
+    exactly once per epoch.
+    """
+    if batch_size < 1:
+        raise SeqlmError(f"batch size must be >= 1, got {batch_size}")
+    sents = sentences(ids, eos_id)
+    if not sents:
+        raise SeqlmError("cannot batch an empty split")
+    order = rng.permutation(len(sents))
+    order = order[np.argsort([len(sents[i]) for i in order], kind="stable")]
+    groups = [order[k:k + batch_size] for k in range(0, len(order), batch_size)]
+    return [pack_sentences([sents[i] for i in groups[g]], eos_id, pad_target)
+            for g in rng.permutation(len(groups))]

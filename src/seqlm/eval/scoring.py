@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqlm.data.batching import lm_batches, segments, sentences
+from seqlm.data.batching import lm_batches, pack_sentences, segments, sentences
 from seqlm.errors import SeqlmError
 from seqlm.lm.base import detach_state
 from seqlm.metrics import MODES, Evaluation, summarize
@@ -113,13 +113,8 @@ def _score_sentences(model, ids, batch_size, bptt, device, eos_id) -> np.ndarray
     order = sorted(range(len(sents)), key=lambda i: (len(sents[i]), i))
     for k in range(0, len(order), batch_size):
         group = order[k:k + batch_size]
-        longest = max(len(sents[i]) for i in group)
-        inputs = torch.full((longest, len(group)), eos_id, dtype=torch.long)  # (T, B)
-        targets = torch.zeros((longest, len(group)), dtype=torch.long)
-        for b, i in enumerate(group):
-            s = torch.as_tensor(sents[i])
-            inputs[1:len(s), b] = s[:-1]   # input 0 is the start context <eos>
-            targets[:len(s), b] = s
+        inputs, targets = pack_sentences([sents[i] for i in group], eos_id, pad_target=0)  # (T, B)
+        longest = inputs.size(0)
         lp = torch.empty(inputs.shape, dtype=torch.float64)
         state = model.init_state(len(group), device)   # fresh state: every sentence starts over
         for start, length in segments(longest, bptt):

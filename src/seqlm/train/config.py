@@ -17,6 +17,7 @@ from seqlm.errors import SeqlmError
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("zaremba", "plateau", "constant")
 PRECISIONS = ("fp32", "bf16", "auto")
+UNITS = ("stream", "sentence")
 
 
 @dataclass
@@ -27,6 +28,11 @@ class TrainConfig:
     batch_size: int = 20
     bptt: int = 20
     variable_bptt: bool = False     # AWD-LSTM style random segment lengths around bptt
+    # stream: one token stream, state carried (and detached) across segments and
+    # sentences (the PTB convention). sentence: batches of whole sentences, each
+    # from the zero state (independent sentences; bptt is unused, and validation,
+    # which picks the best model, is in sentence mode too).
+    unit: str = "stream"
     optimizer: str = "sgd"          # sgd | adamw
     lr: float = 20.0
     momentum: float = 0.0
@@ -51,6 +57,8 @@ class TrainConfig:
             raise SeqlmError(f"unknown optimizer {self.optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
         if self.schedule not in SCHEDULES:
             raise SeqlmError(f"unknown schedule {self.schedule!r} (choose from {', '.join(SCHEDULES)})")
+        if self.unit not in UNITS:
+            raise SeqlmError(f"unknown training unit {self.unit!r} (choose from {', '.join(UNITS)})")
         if self.precision not in PRECISIONS:
             raise SeqlmError(f"unknown precision {self.precision!r} (choose from {', '.join(PRECISIONS)})")
         for name in ("epochs", "batch_size", "bptt", "log_interval", "valid_batch_size"):

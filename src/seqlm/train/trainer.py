@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seqlm.data.batching import lm_batches, segments
+from seqlm.data.batching import lm_batches, segments, sentence_batches
 from seqlm.errors import SeqlmError
 from seqlm.eval.scoring import autocast_context, evaluate
 from seqlm.lm.base import (build_model, detach_state, map_state, model_class, state_from_tensors,
@@ -213,11 +213,12 @@ class Trainer:
             self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
         # Data: B global columns, this rank's slice of them.
-        inputs, targets, _ = lm_batches(self.corpus.train, cfg.batch_size, self.corpus.vocab.eos_id)
         b = cfg.batch_size // self.dist.world_size
         cols = slice(self.dist.rank * b, (self.dist.rank + 1) * b)
-        inputs, targets = inputs[:, cols].to(self.device), targets[:, cols].to(self.device)
-        n_rows = inputs.size(0)
+        if cfg.unit == "stream":
+            inputs, targets, _ = lm_batches(self.corpus.train, cfg.batch_size, self.corpus.vocab.eos_id)
+            inputs, targets = inputs[:, cols].to(self.device), targets[:, cols].to(self.device)
+            n_rows = inputs.size(0)
 
         self.step, self.epoch, self.segment = 0, 0, 0
         self.lr, self.best_valid, self.bad_epochs = cfg.lr, math.inf, 0
@@ -235,8 +236,11 @@ class Trainer:
         stopped_early = False
         t0 = time.perf_counter()
         while self.epoch < cfg.epochs:
-            segs = list(segments(n_rows, cfg.bptt, cfg.variable_bptt,
-                                 np.random.default_rng([self.seed, self.epoch])))
+            rng = np.random.default_rng([self.seed, self.epoch])
+            if cfg.unit == "stream":
+                segs = list(segments(n_rows, cfg.bptt, cfg.variable_bptt, rng))
+            else:  # a function of (seed, epoch) alone, so a resumed epoch sees the same batches
+                segs = self._sentence_batches(rng, cols)
             if self.segment == 0 or state is None:
                 state = self.raw_model.init_state(b, self.device)
             for g in self.optimizer.param_groups:
@@ -245,13 +249,20 @@ class Trainer:
             model.train()
             t_int = time.perf_counter()
             while self.segment < len(segs):
-                start, length = segs[self.segment]
                 t_step = time.perf_counter()
-                x, y = inputs[start:start + length], targets[start:start + length]  # (T, b)
-                state = detach_state(state)  # the truncation: no graph crosses this line
+                if cfg.unit == "stream":
+                    start, length = segs[self.segment]
+                    x, y = inputs[start:start + length], targets[start:start + length]  # (T, b)
+                    state = detach_state(state)  # the truncation: no graph crosses this line
+                    n_tokens = length * cfg.batch_size
+                else:
+                    x, y = (t.to(self.device) for t in segs[self.segment])    # (T, b), -100 on padding
+                    state = self.raw_model.init_state(x.size(1), self.device)  # every sentence starts over
+                    length = x.size(0)
+                    n_tokens = int((y != -100).sum()) * self.dist.world_size
                 with autocast_context(self.device, self.precision):
                     logits, state = model(x, state)                                  # (T, b, V)
-                loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+                loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), ignore_index=-100)
                 if cfg.inject_nan_at_step is not None and self.step + 1 == cfg.inject_nan_at_step:
                     loss = loss * float("nan")
                 if self.step_hook is not None:
@@ -264,7 +275,7 @@ class Trainer:
                     raise self._diverged("the loss", loss_value)
                 if not math.isfinite(gnorm):
                     raise self._diverged("the gradient norm", gnorm)
-                if cfg.variable_bptt:  # AWD-LSTM: shorter segments take proportionally smaller steps
+                if cfg.variable_bptt and cfg.unit == "stream":  # AWD-LSTM: shorter segments take proportionally smaller steps
                     for g in self.optimizer.param_groups:
                         g["lr"] = self.lr * length / cfg.bptt
                 self.optimizer.step()
@@ -273,12 +284,12 @@ class Trainer:
                 iv = self.interval
                 iv["loss"] += loss_value
                 iv["steps"] += 1
-                iv["tokens"] += length * cfg.batch_size
+                iv["tokens"] += n_tokens
                 iv["gnorm"] += gnorm
                 ea = self.epoch_acc
                 ea["loss"] += loss_value
                 ea["steps"] += 1
-                ea["tokens"] += length * cfg.batch_size
+                ea["tokens"] += n_tokens
                 ea["time"] += time.perf_counter() - t_step
                 if tqdm_bar is not None:
                     tqdm_bar.update(1)
@@ -293,7 +304,8 @@ class Trainer:
                     sig.received = int(got) if got else None
                 if sig.received is not None or (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0
                                                  and self.segment < len(segs)):
-                    self._save("checkpoint", True, state)
+                    # A sentence batch's state is never carried on, so there is none to keep.
+                    self._save("checkpoint", True, state if cfg.unit == "stream" else None)
                 if sig.received is not None:
                     self._write_metrics({"event": "interrupted", "step": self.step,
                                          "signal": int(sig.received)})
@@ -349,11 +361,26 @@ class Trainer:
             bar.set_postfix(ppl=f"{rec['train_ppl']:.1f}", tok_s=f"{rec['tokens_per_s'] or 0:.0f}", lr=f"{self.lr:.3g}")
         self.interval = {"loss": 0.0, "steps": 0, "tokens": 0, "gnorm": 0.0}
 
+    def _sentence_batches(self, rng: np.random.Generator, cols: slice) -> list:
+        """This epoch's batches of whole sentences, this rank's columns of each.
+        Under DDP every batch must give each rank at least one sentence, so the
+        few sentences that do not fill a last batch of ``batch_size`` are left
+        out of that epoch."""
+        cfg = self.cfg
+        batches = sentence_batches(self.corpus.train, cfg.batch_size, self.corpus.vocab.eos_id, rng)
+        if self.dist.enabled:
+            batches = [(x[:, cols], y[:, cols]) for x, y in batches if x.size(1) == cfg.batch_size]
+        return batches
+
     def _end_epoch(self, t0: float) -> dict:
         cfg = self.cfg
         # Validation always in fp32: the number that selects the best model is exact.
-        ev = evaluate(self.raw_model, self.corpus.valid, "stream", batch_size=cfg.valid_batch_size,
-                      bptt=max(cfg.bptt, 64), device=self.device, precision="fp32")
+        if cfg.unit == "stream":
+            ev = evaluate(self.raw_model, self.corpus.valid, "stream", batch_size=cfg.valid_batch_size,
+                          bptt=max(cfg.bptt, 64), device=self.device, precision="fp32")
+        else:
+            ev = evaluate(self.raw_model, self.corpus.valid, "sentence", device=self.device,
+                          precision="fp32")
         valid_ppl = ev.ppl
         improved = valid_ppl < self.best_valid
         if improved:

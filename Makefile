@@ -33,6 +33,7 @@ bench: $(VENV)/.dev-installed
 	$(PIP) install -q -e ".[bench]"
 	$(PY) benchmarks/cells.py --quick
 	$(PY) benchmarks/ngram.py
+	$(PY) benchmarks/ptb_lm.py --quick
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

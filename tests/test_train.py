@@ -188,3 +188,18 @@ def test_settings_layer_preset_then_toml_then_flags(tmp_path):
     toml.write_text("[train]\nlearning_rate = 1.0\n")
     with pytest.raises(SeqlmError, match="unknown setting 'learning_rate'"):
         settings_from_args(build_parser().parse_args(["train", "--config", str(toml)]))
+
+
+def test_early_stopping_after_epochs_without_improvement(tmp_path, corpus):
+    # lr 1e-12 leaves every float32 weight unchanged, so validation never improves
+    # after the first epoch: two bad epochs, then the run stops (not at epoch 10).
+    tc = TrainConfig(epochs=10, batch_size=4, bptt=8, lr=1e-12, schedule="constant",
+                     early_stopping=2, precision="fp32")
+    r = train(corpus, tiny_model_config(len(corpus.vocab)), tc, tmp_path, seed=0, progress=False,
+              device="cpu")
+    records = _metrics(tmp_path)
+    epochs = [m for m in records if m["event"] == "epoch"]
+    assert [m["epoch"] for m in epochs] == [1, 2, 3]
+    assert epochs[1]["valid_ppl"] == epochs[0]["valid_ppl"] == epochs[2]["valid_ppl"]
+    assert records[-1]["event"] == "early_stop" and records[-1]["epoch"] == 3
+    assert r.best_valid_ppl == epochs[0]["valid_ppl"]

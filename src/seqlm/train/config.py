@@ -91,8 +91,9 @@ PRESETS: dict[str, dict] = {
         init_scale=0.04, epochs=55, batch_size=20, bptt=35, optimizer="sgd", lr=35.0, clip=10 / 35,
         schedule="zaremba", decay_start=14, lr_decay=1 / 1.15),
     # A faster CPU recipe: tied 2x200 LSTM, light dropout, bf16 autocast where
-    # the CPU supports it, SGD with lr decay on validation plateau. Unlike the
-    # Zaremba presets its quality on PTB has not been measured yet.
+    # the CPU supports it, SGD with lr decay on validation plateau (the
+    # pytorch/examples tied recipe). Measured on PTB, 2-core CPU: test ppl 109.61
+    # (stream, batch 1) in 25.8 min; valid ppl below KN-5's 141 after 3 epochs.
     "cpu-fast": dict(
         cell="lstm", num_layers=2, embed_size=200, hidden_size=200, dropout=0.2, tie_weights=True,
         init="uniform", init_scale=0.1, epochs=8, batch_size=20, bptt=20, optimizer="sgd",

@@ -220,3 +220,43 @@ def test_every_preset_builds_its_models(preset):
         if name != "ffnn":
             assert model.config.cell == name
         TrainConfig(**spec["train"])
+
+
+def test_a_signal_during_training_does_not_finish_the_stage(tmp_path):
+    # SIGTERM mid-training: the trainer saves a checkpoint and returns; the stage
+    # must raise instead of evaluating a half-trained model and recording it as done.
+    import os
+    import signal
+    import threading
+    import time
+
+    from lm_helpers import tiny_model_config, toy_corpus
+
+    from seqlm.compare.stages import StageInterrupted, run_neural
+
+    corpus = toy_corpus(n_train=150, n_eval=20)
+    spec = {"model": tiny_model_config(len(corpus.vocab)),
+            "train": dict(epochs=100, batch_size=4, bptt=8, lr=1.0, schedule="constant",
+                          sleep_per_step=0.01, precision="fp32")}
+    done = threading.Event()
+
+    def send_when_training():  # the trainer's handler is installed once it logs
+        metrics = tmp_path / "lstm" / "metrics.jsonl"
+        while not done.is_set():
+            if metrics.exists() and metrics.stat().st_size:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            time.sleep(0.02)
+
+    spec["train"]["log_interval"] = 2
+    sender = threading.Thread(target=send_when_training)
+    sender.start()
+    try:
+        with pytest.raises(StageInterrupted, match="interrupted by signal 15"):
+            run_neural("lstm", spec, corpus, {}, tmp_path / "lstm", "h", 0, "cpu",
+                       {"sentence_batch_size": 8, "stream_batch_size": 1}, "lstm", "toy",
+                       log=lambda *a: None)
+    finally:
+        done.set()
+        sender.join()
+    assert (tmp_path / "lstm" / "checkpoint" / "config.json").exists()

@@ -9,6 +9,7 @@ Re-running the same command skips every finished stage.
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(sub) -> None:
@@ -35,9 +36,15 @@ def run(args) -> int:
     from seqlm.compare import run_compare
     from seqlm.compare.results import results_markdown_table
 
-    results = run_compare(args.out, data=args.data, preset=args.preset, seed=args.seed,
-                          device=args.device, stop_after=args.stop_after,
-                          figures=not args.no_figures, threads=args.threads)
+    from seqlm.compare.stages import StageInterrupted
+
+    try:
+        results = run_compare(args.out, data=args.data, preset=args.preset, seed=args.seed,
+                              device=args.device, stop_after=args.stop_after,
+                              figures=not args.no_figures, threads=args.threads)
+    except StageInterrupted as stop:
+        print(f"seqlm compare: {stop}; run the same command again to resume", file=sys.stderr)
+        return 130
     if results is not None:
         print(results_markdown_table(results), end="")
     return 0

@@ -102,6 +102,10 @@ def read_history(metrics_path: Path) -> tuple[list[dict], float | None]:
     return hist, (sum(speeds) / len(speeds) if speeds else None)
 
 
+class StageInterrupted(KeyboardInterrupt):
+    """A signal stopped a training stage after its checkpoint was saved."""
+
+
 def run_neural(name: str, spec: dict, corpus, oracle: dict, model_dir: Path, stage_hash: str,
                seed: int, device: str, eval_cfg: dict, progress_desc: str, data_source: str,
                log=print) -> list[dict]:
@@ -122,9 +126,14 @@ def run_neural(name: str, spec: dict, corpus, oracle: dict, model_dir: Path, sta
     model_dir.mkdir(parents=True, exist_ok=True)
     write_json(marker, {"stage": name, "hash": stage_hash})
     t0 = time.perf_counter()
-    train(corpus, dict(spec["model"]), TrainConfig(**spec["train"]), out_dir=model_dir, seed=seed,
-          device=device, resume=resume, progress=True, progress_desc=progress_desc,
-          data_source=data_source)
+    result = train(corpus, dict(spec["model"]), TrainConfig(**spec["train"]), out_dir=model_dir,
+                   seed=seed, device=device, resume=resume, progress=True,
+                   progress_desc=progress_desc, data_source=data_source)
+    if result.interrupted:
+        # The trainer saved a checkpoint; the stage is not finished and must not be
+        # recorded as such. The same command resumes it.
+        raise StageInterrupted(f"{name} interrupted by signal {result.signal} at step "
+                               f"{result.steps}; its checkpoint is in {model_dir / 'checkpoint'}")
     train_s = time.perf_counter() - t0
     history, speed = read_history(model_dir / "metrics.jsonl")
 

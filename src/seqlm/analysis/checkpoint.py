@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqlm.analysis.flow import CellFlow, GradientFlow, recurrent_matrix
+from seqlm.analysis.flow import CellFlow, GradientFlow, output_grads, recurrent_matrix
 from seqlm.analysis.jacobians import forget_gate_stats
 from seqlm.analysis.theory import fit_decay_rate, sigma_max, spectral_radius
 from seqlm.errors import SeqlmError
@@ -52,17 +52,8 @@ def checkpoint_flow(path: str | Path, length: int = 100, n_seqs: int = 64, loss:
     ids = rng.integers(0, V, size=(length + 1, n_seqs))
     xs, targets = E[ids[:-1]], ids[1:]  # (T, N, D), (T, N)
     hs, caches = ref.forward(xs)
-    dhs = np.zeros_like(hs)
-    T, B, _ = hs.shape
-    if loss == "last":
-        _, oc = output.forward(hs[-1:], targets[-1:])
-        dhs[-1] = output.backward(oc)[1][0] * B
-    elif loss == "all":
-        _, oc = output.forward(hs, targets)
-        dhs[:] = output.backward(oc)[1] * (T * B)
-    else:
-        raise SeqlmError(f"unknown loss {loss!r}; expected 'last' or 'all'")
-    dh = ref.backward(dhs, caches)[-1].dh  # top layer, (T+1, N, H)
+    T = hs.shape[0]
+    dh = ref.backward(output_grads(hs, output, targets, loss), caches)[-1].dh  # top layer, (T+1, N, H)
     norms = np.linalg.norm(dh, axis=-1)[::-1].T.copy()
     gaps = np.arange(T + 1)
     with np.errstate(divide="ignore"):

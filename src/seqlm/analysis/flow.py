@@ -130,6 +130,13 @@ def hidden_grads(model: Any, xs: np.ndarray, output: SoftmaxOutput, targets: np.
     Each sequence's loss is its own (no 1/B), so a norm does not depend on B.
     """
     hs, cache = model.forward(xs)
+    return model.backward(output_grads(hs, output, targets, loss), cache).dh
+
+
+def output_grads(hs: np.ndarray, output: SoftmaxOutput, targets: np.ndarray,
+                 loss: str = "last") -> np.ndarray:
+    """The direct ∂L/∂h_t from the softmax output (5.2) for ``loss`` = "last" or
+    "all", each sequence's loss its own (the 1/B and 1/T of the mean undone)."""
     T, B, _ = hs.shape
     dhs = np.zeros_like(hs)
     if loss == "last":
@@ -140,7 +147,7 @@ def hidden_grads(model: Any, xs: np.ndarray, output: SoftmaxOutput, targets: np.
         dhs[:] = output.backward(oc)[1] * (T * B)
     else:
         raise SeqlmError(f"unknown loss {loss!r}; expected 'last' or 'all'")
-    return model.backward(dhs, cache).dh
+    return dhs
 
 
 def cell_flow(name: str, model: Any, xs: np.ndarray, output: SoftmaxOutput,

@@ -26,6 +26,17 @@ def ptb_dir() -> Path:
     return base / "ptb"
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny models: one thread is faster than two on a shared 2-core machine."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def require_tool(name: str) -> str:
     """Path of an external tool; skip without it, but fail under CI (which installs it)."""
     path = shutil.which(name)

@@ -12,13 +12,7 @@ from seqlm.analysis.tasks import ADDING_MEAN_MSE
 from seqlm.nn.clip import clip_grad_norm_, clip_grad_value_, clip_norm_np
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one thread is faster than two on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _params(scale: float) -> list[torch.Tensor]:

@@ -12,13 +12,7 @@ from seqlm.analysis.longlag import LongLagConfig, results_markdown, train_longla
 from seqlm.analysis.tasks import ADDING_MEAN_MSE, ORDER_SYMBOLS, adding_batch, order_batch
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one thread is faster than two on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_adding_batch():

@@ -117,3 +117,16 @@ def test_fused_gru_refuses_cho():
         explicit_to_fused(RecurrentStack("gru", 3, 4, variant="cho"))
     assert RecurrentStack("gru", 3, 4, backend="fused").variant == "reset_after"
     assert RecurrentStack("gru", 3, 4).variant == "cho"
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_one_fused_layer_with_dropout_is_quiet_and_keeps_its_setting(cell):
+    # Inter-layer dropout is a no-op with one layer; torch warns when it is passed
+    # anyway, which would print on every one-layer model with dropout.
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stack = RecurrentStack(cell, 4, 5, num_layers=1, dropout=0.3, backend="fused")
+    assert stack.dropout == 0.3 and stack.rnn.dropout == 0.0
+    two = RecurrentStack(cell, 4, 5, num_layers=2, dropout=0.3, backend="fused")
+    assert two.rnn.dropout == 0.3

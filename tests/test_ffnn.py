@@ -172,3 +172,35 @@ def test_mid_epoch_resume_is_bitwise_identical(tmp_path):
     a = load_checkpoint(tmp_path / "full", prefer="checkpoint").model.state_dict()
     b = load_checkpoint(tmp_path / "part", prefer="checkpoint").model.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_tied_output_is_the_embedding_and_survives_a_checkpoint(tmp_path):
+    from seqlm.data.vocab import Vocabulary
+    from seqlm.train import checkpoint as ckpt
+
+    cfg = FFNNConfig(vocab_size=V, context=3, embed_size=6, hidden_size=6, tie_weights=True)
+    model = build_model(cfg, seed=0)
+    untied = build_model(dataclasses.replace(cfg, tie_weights=False), seed=0)
+    assert model.decoder.weight is model.embedding.weight
+    assert model.num_parameters() == untied.num_parameters() - V * 6
+    # a gradient step moves the one matrix through both of its uses
+    x = rand_ids(5, 2)
+    model(x, None)[0].logsumexp(-1).sum().backward()
+    g_both = model.embedding.weight.grad.clone()
+    model.zero_grad()
+    model.decoder.weight = torch.nn.Parameter(model.embedding.weight.detach().clone())
+    model(x, None)[0].logsumexp(-1).sum().backward()
+    assert not torch.allclose(g_both, model.embedding.weight.grad)
+    assert torch.allclose(g_both, model.embedding.weight.grad + model.decoder.weight.grad, atol=1e-6)
+
+    tied = build_model(cfg, seed=0).eval()
+    vocab = Vocabulary(["<unk>", "<eos>"] + [f"w{i}" for i in range(V - 2)])
+    ckpt.save_checkpoint(tmp_path / "c", tied, vocab)
+    loaded = ckpt.load_checkpoint(tmp_path / "c").model.eval()
+    assert loaded.decoder.weight is loaded.embedding.weight
+    assert torch.equal(loaded(x, None)[0], tied(x, None)[0])
+
+
+def test_tying_needs_equal_sizes():
+    with pytest.raises(SeqlmError, match="hidden_size == embed_size"):
+        FFNNConfig(vocab_size=V, embed_size=5, hidden_size=7, tie_weights=True)

@@ -8,6 +8,11 @@ horizon: the next token is predicted from the previous ``n - 1`` tokens only.
     z_t = U dropout(a_t) + b  (+ W e_t)    logits                   (T, B, V)
     p(w_{t+1} | w_{t-n+2..t}) = softmax(z_t)
 
+With ``tie_weights`` the output matrix is the embedding matrix, U = E (Press &
+Wolf 2017, as in the recurrent LMs; needs Hid = D). It is not in Bengio et al.;
+it removes V·Hid parameters, the ones that overfit first on a corpus as small as
+PTB.
+
 ``W e_t`` are Bengio's optional *direct connections* from the embeddings to the
 output (``direct=True``); they add ``(n-1)·D·V`` parameters and in the paper
 sped up convergence without improving perplexity, so they are off by default.
@@ -55,6 +60,7 @@ class FFNNConfig:
     hidden_size: int = 256        # Hid, the tanh layer
     dropout: float = 0.0          # on the concatenated embeddings and on the hidden layer
     direct: bool = False          # Bengio's direct connections W e_t
+    tie_weights: bool = False     # U = E (needs hidden_size == embed_size)
     init_scale: float = 0.1       # U(-s, s) for the embedding and output weights
     pad_id: int = EOS_ID          # the start-of-sentence padding token
 
@@ -66,6 +72,9 @@ class FFNNConfig:
                 raise SeqlmError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise SeqlmError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.tie_weights and self.hidden_size != self.embed_size:
+            raise SeqlmError(f"tie_weights needs hidden_size == embed_size, got hidden_size="
+                             f"{self.hidden_size} and embed_size={self.embed_size}")
         if not 0 <= self.pad_id < self.vocab_size:
             raise SeqlmError(f"pad_id {self.pad_id} is outside the vocabulary of {self.vocab_size}")
 
@@ -86,8 +95,11 @@ class FFNNLanguageModel(nn.Module):
                        if c.direct else None)                              # W
         self.drop = nn.Dropout(c.dropout)
         nn.init.uniform_(self.embedding.weight, -c.init_scale, c.init_scale)
-        nn.init.uniform_(self.decoder.weight, -c.init_scale, c.init_scale)
         nn.init.zeros_(self.decoder.bias)
+        if c.tie_weights:
+            self.decoder.weight = self.embedding.weight                    # U = E
+        else:
+            nn.init.uniform_(self.decoder.weight, -c.init_scale, c.init_scale)
         if self.direct is not None:
             nn.init.zeros_(self.direct.weight)
 

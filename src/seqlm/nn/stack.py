@@ -77,7 +77,9 @@ class RecurrentStack(nn.Module):
         else:
             cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
             with torch.random.fork_rng(devices=[]):     # nn.* init draws from the global RNG
-                self.rnn = cls(input_size, hidden_size, num_layers, dropout=dropout, **kw)
+                # torch warns about inter-layer dropout with one layer, where it is a no-op
+                self.rnn = cls(input_size, hidden_size, num_layers,
+                               dropout=dropout if num_layers > 1 else 0.0, **kw)
         self.reset_parameters(generator)
 
     # ------------------------------------------------------------------ parameters

@@ -165,7 +165,7 @@ def test_mid_epoch_resume_is_bitwise_identical(tmp_path):
     train(c, cfg, TrainConfig(**base), out_dir=tmp_path / "full", **kw)
     train(c, cfg, TrainConfig(**base, checkpoint_every=5, max_steps=7), out_dir=tmp_path / "part", **kw)
     st = load_checkpoint(tmp_path / "part", prefer="checkpoint").trainer_state
-    assert st["step"] == 5 and st["segment"] == 5                    # saved mid-epoch
+    assert st["step"] == 7 and st["segment"] == 7                    # saved mid-epoch, at the stop
     assert [t.dtype for t in st["hidden"]] == [torch.long]            # the window state
     train(c, cfg, TrainConfig(**base, checkpoint_every=5), out_dir=tmp_path / "part",
           resume=tmp_path / "part", **kw)

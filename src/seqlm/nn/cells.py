@@ -32,6 +32,9 @@ from seqlm.nn import functional as Fn
 
 State = Union[Tensor, tuple[Tensor, Tensor]]
 
+AUTOCAST_NOTE = ("the explicit backend computes its recurrent layers in fp32 under bf16 autocast "
+                 "(bf16 is slower for them on CPU); the embedding and decoder use bf16")
+
 GATE_ORDER = {"rnn": ("h",), "lstm": ("f", "i", "o", "c"), "gru": ("z", "r", "h"),
               "gru_reset_after": ("z", "r", "n")}
 
@@ -77,9 +80,22 @@ class ExplicitLayer(nn.Module):
         return torch.stack(ys), state
 
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """x (T, B, I) -> (y (T, B, H), final state)."""
+        """x (T, B, I) -> (y (T, B, H), final state).
+
+        Under autocast the layer computes in its parameters' dtype (fp32), not
+        in bf16: the hand-written backward mixes dtypes otherwise, and bf16 is
+        *slower* for these small per-step GEMMs and element-wise gates on CPU
+        (1.35-1.45x, benchmarks/cells.py). The embedding and decoder around the
+        layer still run under autocast; ``AUTOCAST_NOTE`` says so to users.
+        """
         if x.dim() != 3 or x.shape[2] != self.input_size:
             raise SeqlmError(f"{self.cell} layer: input must be (T, B, {self.input_size}), got {tuple(x.shape)}")
+        if torch.is_autocast_enabled(x.device.type):
+            with torch.autocast(x.device.type, enabled=False):
+                dt = self.W_h.dtype
+                if state is not None:
+                    state = tuple(s.to(dt) for s in state) if isinstance(state, tuple) else state.to(dt)
+                return self.forward(x.to(dt), state)
         if state is None:
             state = self.init_state(x.shape[1], x.device, x.dtype)
         if x.shape[0] == 0:

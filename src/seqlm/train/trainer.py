@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import signal
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -232,6 +233,12 @@ class Trainer:
         elif self.dist.is_main:
             (self.out / "metrics.jsonl").unlink(missing_ok=True)
 
+        if (self.precision == "bf16" and self.model_config.get("backend") == "explicit"
+                and self.dist.is_main):
+            from seqlm.nn.cells import AUTOCAST_NOTE
+            self._write_metrics({"event": "note", "step": self.step, "note": AUTOCAST_NOTE})
+            if self.progress:
+                print(f"note: {AUTOCAST_NOTE}", file=sys.stderr)
         tqdm_bar = self._bar_obj = None
         stopped_early = False
         t0 = time.perf_counter()
@@ -310,7 +317,10 @@ class Trainer:
                     self._write_metrics({"event": "interrupted", "step": self.step,
                                          "signal": int(sig.received)})
                     return self._result(history, interrupted=True, signal=int(sig.received))
-                if done:
+                if done:  # --max-steps: keep the work done so far, resumable with a higher limit
+                    if self.segment < len(segs):
+                        self._log_interval(t_int, t0, tqdm_bar)
+                        self._save("checkpoint", True, state if cfg.unit == "stream" else None)
                     break
             if cfg.max_steps is not None and self.step >= cfg.max_steps and self.segment < len(segs):
                 break

@@ -1,10 +1,12 @@
 """Explicit cells vs torch.nn.RNN(tanh)/LSTM/GRU after exact weight conversion."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from seqlm.errors import SeqlmError
+from seqlm.reference import GRU, LSTM, RNN
 from seqlm.nn import (RecurrentStack, explicit_to_fused, explicit_to_torch_weights,
                       fused_to_explicit, torch_to_explicit_weights)
 
@@ -27,7 +29,7 @@ def run(stack, x0, s0, w, cell):
 def layer_grads(stack):
     """Per layer, the parameter gradients in the explicit layout (fused ones converted)."""
     if stack.backend == "explicit":
-        names = ["W_x", "W_h", "b"] + (["b_hn"] if stack.variant == "reset_after" else [])
+        names = ["W_xh", "W_hh", "b"] + (["b_hn"] if stack.variant == "reset_after" else [])
         return [{k: getattr(layer, k).grad for k in names} for layer in stack.layers]
     out = []
     for l in range(stack.num_layers):
@@ -103,7 +105,7 @@ def test_weight_layout_of_torch():
     assert w["weight_ih"].view(-1).tolist() == [2, 3, 0, 1, 6, 7, 4, 5]   # i, f, g(=c), o
     assert w["bias_hh"].abs().sum() == 0
     back = torch_to_explicit_weights("lstm", w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"])
-    assert torch.equal(back["W_x"], W_x)
+    assert torch.equal(back["W_xh"], W_x)
     gw = explicit_to_torch_weights("gru", torch.arange(6.0).view(6, 1), torch.zeros(6, 2), torch.zeros(6),
                                    torch.tensor([7.0, 8.0]))
     assert gw["weight_ih"].view(-1).tolist() == [2, 3, 0, 1, 4, 5]        # r, z, n
@@ -130,3 +132,28 @@ def test_one_fused_layer_with_dropout_is_quiet_and_keeps_its_setting(cell):
     assert stack.dropout == 0.3 and stack.rnn.dropout == 0.0
     two = RecurrentStack(cell, 4, 5, num_layers=2, dropout=0.3, backend="fused")
     assert two.rnn.dropout == 0.3
+
+
+def test_the_layout_module_is_the_one_home_of_the_gate_order():
+    """seqlm.reference.layout owns the block orders; PyTorch's follow from it."""
+    from seqlm.reference import layout
+    assert layout.torch_block_order("lstm") == [1, 0, 3, 2]      # i, f, g, o <- f, i, o, c
+    assert layout.torch_block_order("gru") == [1, 0, 2]          # r, z, n <- z, r, n
+    rng = np.random.default_rng(0)
+    for cell, variant in (("rnn", None), ("lstm", None), ("gru", "cho"), ("gru", "reset_after")):
+        ref = {"rnn": RNN, "lstm": LSTM}.get(cell)
+        layer = ref.init(3, 4, rng) if ref else GRU.init(3, 4, rng, variant=variant)
+        stacked = layout.stack(cell, variant, layer.params)
+        back = layout.unstack(cell, variant, **stacked)
+        assert list(back) == list(layer.param_names)
+        assert all(np.array_equal(back[k], layer.params[k]) for k in back)
+
+
+def test_a_state_dict_with_the_old_parameter_names_still_loads():
+    """Explicit layers were W_x / W_h before they became W_xh / W_hh."""
+    a = RecurrentStack("lstm", 3, 4, num_layers=2, backend="explicit")
+    old = {k.replace(".W_xh", ".W_x").replace(".W_hh", ".W_h"): v for k, v in a.state_dict().items()}
+    assert any(k.endswith(".W_x") for k in old)
+    b = RecurrentStack("lstm", 3, 4, num_layers=2, backend="explicit", generator=torch.Generator().manual_seed(5))
+    b.load_state_dict(old)
+    assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())

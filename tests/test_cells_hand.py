@@ -47,14 +47,16 @@ CASES["lstm"] = dict(
 #   z pre-activations [0.5·2, 0.4·0.5 + 0.1] = [1.0, 0.3]                  (5.9)
 #   r pre-activations [0.5, -0.5]                                          (5.10)
 #   r ⊙ h_{t-1} = [σ(0.5)·0.5, σ(-0.5)·(-0.5)]
-#   candidate pre-activations [rh1 + 0.1·2, -rh2 + 0.05]                   (5.11)
+#   candidate pre-activations [rh1 + 0.6·rh2 + 0.1·2, 0.3·rh1 - rh2 + 0.05]  (5.11)
+# W_h's h-block is NOT diagonal: with a diagonal block r ⊙ (W h) = W (r ⊙ h), and
+# the case could not tell the book's reset (before the product) from one after it.
 _z, _r = [sig(1.0), sig(0.3)], [sig(0.5), sig(-0.5)]
 _rh = [_r[0] * 0.5, _r[1] * -0.5]
-_hc = [math.tanh(_rh[0] + 0.2), math.tanh(-_rh[1] + 0.05)]
+_hc = [math.tanh(_rh[0] + 0.6 * _rh[1] + 0.2), math.tanh(0.3 * _rh[0] - _rh[1] + 0.05)]
 GATES_ZR = {"W_z": [[0, 0, 0.5], [0.4, 0, 0]], "b_z": [0, 0.1],
             "W_r": [[1, 0, 0], [0, 1, 0]], "b_r": [0, 0]}
 CASES["gru_cho"] = dict(
-    params=GATES_ZR | {"W_h": [[1, 0, 0.1], [0, -1, 0]], "b_h": [0, 0.05]},
+    params=GATES_ZR | {"W_h": [[1, 0.6, 0.1], [0.3, -1, 0]], "b_h": [0, 0.05]},
     h=[(1 - _z[k]) * h_prev[k] + _z[k] * _hc[k] for k in range(2)])        # (5.11)
 
 # GRU (PyTorch, "reset_after"): n = tanh(W_xn x + b_xn + r ⊙ (W_hn h + b_hn))
@@ -131,6 +133,28 @@ def test_single_step_by_hand(name, impl):
         np.testing.assert_allclose(c, case["c"], rtol=1e-14, atol=1e-15)
 
 
-def test_the_two_gru_variants_differ():
-    """Same gate weights, different equations: the variants are not interchangeable."""
-    assert abs(CASES["gru_cho"]["h"][0] - CASES["gru_reset_after"]["h"][0]) > 1e-3
+def test_the_gru_case_catches_a_reset_applied_after_the_product():
+    """The book's candidate tanh(W_h [r ⊙ h, x] + b) against the slip
+    tanh(r ⊙ (W_hh h) + W_hx x + b), both run on the case's weights: the case
+    separates them by far more than its tolerance."""
+    p = _np_params(CASES["gru_cho"])
+    W_hh, W_hx = p["W_h"][:, :2], p["W_h"][:, 2:]
+    r = np.array(_r)
+    slip = np.tanh(r * (W_hh @ h_prev) + W_hx @ x + p["b_h"])
+    book = np.tanh(W_hh @ (r * h_prev) + W_hx @ x + p["b_h"])
+    np.testing.assert_allclose(book, _hc, rtol=1e-14)
+    assert np.abs(slip - book).max() > 1e-2
+
+
+def test_the_two_gru_variants_differ_on_the_same_weights():
+    """Same gate weights, different equations: the two variants, as implemented,
+    are not interchangeable."""
+    p = _np_params(CASES["gru_cho"])
+    ra = dict(p)
+    W_h = ra.pop("W_h")
+    ra |= {"W_hn": W_h[:, :2], "W_xn": W_h[:, 2:], "b_xn": ra.pop("b_h"), "b_hn": np.zeros(2)}
+    xs, h0 = np.array(x).reshape(1, 1, 1), np.array([h_prev])
+    h_cho = GRU(p, "cho").forward(xs, h0)[0][0, 0]
+    h_ra = GRU(ra, "reset_after").forward(xs, h0)[0][0, 0]
+    np.testing.assert_allclose(h_cho, CASES["gru_cho"]["h"], rtol=1e-14)
+    assert np.abs(h_cho - h_ra).max() > 1e-2

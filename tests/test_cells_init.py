@@ -42,7 +42,7 @@ def test_orthogonal_recurrent_blocks(cell, backend):
     H = 6
     s = RecurrentStack(cell, 3, H, num_layers=2, backend=backend, init="orthogonal", generator=gen())
     for t in s.layer_tensors():
-        W_h = t["W_h"].double()
+        W_h = t["W_hh"].double()
         for k in range(W_h.shape[0] // H):
             block = W_h[k * H:(k + 1) * H]
             torch.testing.assert_close(block @ block.T, torch.eye(H, dtype=torch.float64), atol=1e-6, rtol=0)

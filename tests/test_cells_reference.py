@@ -69,7 +69,7 @@ def test_reference_matches_autograd(name, T, B):
     (hs * t64(dhs)).sum().backward()
 
     np.testing.assert_allclose(hs.detach().numpy(), hs_ref, rtol=0, atol=TOL)
-    named = {k: getattr(layer, k).grad for k in ("W_x", "W_h", "b")}
+    named = {k: getattr(layer, k).grad for k in ("W_xh", "W_hh", "b")}
     if variant == "reset_after":
         named["b_hn"] = layer.b_hn.grad
     g_torch = explicit_to_reference(cell, variant, **named)
@@ -100,7 +100,7 @@ def test_reference_stack_matches_explicit_stack(name):
     np.testing.assert_allclose(y.detach().numpy(), hs_ref, rtol=0, atol=TOL)
     np.testing.assert_allclose(x.grad.numpy(), grads[0].dxs, rtol=0, atol=TOL)
     for l, layer in enumerate(stack.layers):
-        named = {k: getattr(layer, k).grad for k in ("W_x", "W_h", "b")}
+        named = {k: getattr(layer, k).grad for k in ("W_xh", "W_hh", "b")}
         if variant == "reset_after":
             named["b_hn"] = layer.b_hn.grad
         for k, v in explicit_to_reference(cell, variant, **named).items():

@@ -75,6 +75,26 @@ def test_toy_bigram_interpolated_kn(toy):
     assert math.exp(m.logprob([], A)) == pytest.approx(489 / 720, abs=1e-15)
 
 
+def test_toy_bigram_witten_bell(toy):
+    """Interpolated Witten-Bell by hand (Chen & Goodman 1998, eq. 15): the weight
+    of the lower order is N1+(h •), the number of distinct words seen after h."""
+    vocab, ids = toy
+    m = WittenBell(2).fit(ids, vocab)
+    # Unigrams (targets): a 4, b 3, c 1, </s> 4, <unk> 0; total 12, N1+(•) = 4 types,
+    #   below them the uniform 1/V = 1/5:  p(w) = (c(w) + 4/5) / (12 + 4)
+    #   p(<unk>) = 0.05, p(</s>) = 0.3, p(a) = 0.3, p(b) = 0.2375, p(c) = 0.1125.
+    uni = np.exp(m.distribution([UNK]))           # <unk> was never a context: unigram
+    assert uni == pytest.approx([0.05, 0.3, 0.3, 0.2375, 0.1125], abs=1e-15)
+    # Context a: c(a •) = 4 over N1+(a •) = 3 types (b 2, </s> 1, c 1):
+    #   p(b|a) = (2 + 3 · 0.2375) / (4 + 3) = 0.3875,  p(<unk>|a) = 3 · 0.05 / 7
+    assert math.exp(m.logprob([A], B)) == pytest.approx(0.3875, abs=1e-15)
+    assert math.exp(m.logprob([A], UNK)) == pytest.approx(0.15 / 7, abs=1e-15)
+    # Context <s>: (<s> a) 3, (<s> b) 1; N1+ = 2:  p(a|<s>) = (3 + 2 · 0.3) / 6 = 0.6,
+    #   p(c|<s>) = 2 · 0.1125 / 6 = 0.0375
+    assert math.exp(m.logprob([], A)) == pytest.approx(0.6, abs=1e-15)
+    assert math.exp(m.logprob([], C)) == pytest.approx(0.0375, abs=1e-15)
+
+
 # ------------------------------------------------------------- normalisation
 ALL = [lambda n: MLE(n), lambda n: AddK(n, k=1.0), lambda n: AddK(n, k=0.1),
        lambda n: KneserNey(n), lambda n: ModifiedKneserNey(n), lambda n: WittenBell(n)]

@@ -6,8 +6,10 @@
   native/oneDNN kernels on CPU); the GRU is then necessarily ``reset_after``.
 
 Both take and return states exactly as nn.LSTM/nn.GRU/nn.RNN do, so they are
-interchangeable; ``explicit_to_fused`` / ``fused_to_explicit`` convert weights
-exactly. Dropout is applied between layers only, never to the top layer's output.
+interchangeable; ``stack.to_backend("fused" | "explicit")`` converts the weights
+exactly, and ``stack.reference_params()`` / ``load_reference_params`` speak the
+book's names (``seqlm.reference``). Dropout is applied between layers only,
+never to the top layer's output.
 """
 from __future__ import annotations
 
@@ -19,11 +21,13 @@ from torch import Tensor, nn
 
 from seqlm.errors import SeqlmError
 from seqlm.nn.cells import ExplicitLayer, make_layer
-from seqlm.nn.convert import explicit_to_torch_weights, torch_to_explicit_weights
+from seqlm.nn.convert import (as_torch, explicit_to_torch_weights, reference_params_of,
+                              reference_to_explicit, torch_to_explicit_weights)
 from seqlm.nn.init import INITS, init_layer_tensors
 
 State = Union[Tensor, tuple[Tensor, Tensor]]
-CELLS = ("rnn", "lstm", "gru")
+from seqlm.reference.layout import CELLS, GRU_VARIANTS
+
 BACKENDS = ("explicit", "fused")
 
 
@@ -59,8 +63,8 @@ class RecurrentStack(nn.Module):
             raise SeqlmError(f"forget_bias applies to the lstm cell only, not {cell}")
         if cell == "gru":
             variant = variant or ("cho" if backend == "explicit" else "reset_after")
-            if variant not in ("cho", "reset_after"):
-                raise SeqlmError(f"unknown GRU variant {variant!r}; choose 'cho' or 'reset_after'")
+            if variant not in GRU_VARIANTS:
+                raise SeqlmError(f"unknown GRU variant {variant!r}; choose one of {', '.join(GRU_VARIANTS)}")
             if backend == "fused" and variant == "cho":
                 raise SeqlmError("the fused GRU backend (torch.nn.GRU/cuDNN) only computes variant='reset_after'; "
                                  "use backend='explicit' for the book's variant='cho'")
@@ -109,17 +113,35 @@ class RecurrentStack(nn.Module):
                                                          self.init_scale, self.forget_bias, gen))
 
     def layer_tensors(self) -> list[dict[str, Tensor]]:
-        """Per layer, detached copies of ``W_x, W_h, b`` (+ ``b_hn``) in the explicit layout."""
+        """Per layer, detached copies of ``W_xh, W_hh, b`` (+ ``b_hn``) in the explicit layout."""
+        if self.backend == "explicit":
+            return [{k: v.detach().clone() for k, v in layer.tensors().items()} for layer in self.layers]
         out = []
         for l in range(self.num_layers):
-            if self.backend == "explicit":
-                layer = self.layers[l]
-                names = ["W_x", "W_h", "b"] + (["b_hn"] if self.variant == "reset_after" else [])
-                out.append({k: getattr(layer, k).detach().clone() for k in names})
-            else:
-                w = {k: getattr(self.rnn, f"{k}_l{l}").detach() for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
-                out.append(torch_to_explicit_weights(self.cell, **w))
+            w = {k: getattr(self.rnn, f"{k}_l{l}").detach() for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+            out.append(torch_to_explicit_weights(self.cell, **w))
         return out
+
+    def reference_params(self, as_numpy: bool = True) -> list[dict]:
+        """Per layer, the book's named parameters (``W_f``, ``b_f``, …), NumPy copies by default."""
+        return [reference_params_of(self.cell, self.variant, t, as_numpy) for t in self.layer_tensors()]
+
+    def load_reference_params(self, params: list[dict]) -> None:
+        """Copy the book's named parameters (a list, one dict per layer) into either backend."""
+        if len(params) != self.num_layers:
+            raise SeqlmError(f"got parameters for {len(params)} layers, the stack has {self.num_layers}")
+        for l, p in enumerate(params):
+            self.set_layer_tensors(l, reference_to_explicit(self.cell, self.variant, as_torch(p)))
+
+    def to_backend(self, backend: str, autograd: bool = False) -> "RecurrentStack":
+        """A new stack of the other backend computing the same function (exact weight
+        conversion; a GRU has a fused form only in its reset_after variant)."""
+        new = RecurrentStack(**(self.config() | {"backend": backend}), autograd=autograd,
+                             device=self.device, dtype=self.dtype)
+        for l, t in enumerate(self.layer_tensors()):
+            new.set_layer_tensors(l, t)
+        new.train(self.training)
+        return new
 
     @torch.no_grad()
     def set_layer_tensors(self, l: int, t: dict[str, Tensor]) -> None:

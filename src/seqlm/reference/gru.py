@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from seqlm.errors import SeqlmError
+from seqlm.reference import layout
 from seqlm.reference._common import (Grads, check_inputs, check_params, initial,
                                      sigmoid, uniform)
 
@@ -62,29 +63,24 @@ class GRU:
         return cls({k: uniform(rng, s, scale, dtype) for k, s in shapes.items()}, variant)
 
     def _stacked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """W_h (3H, H), W_x (3H, I), b (3H,): row blocks z, r, then the candidate."""
-        p, H = self.params, self.hidden_size
-        if self.variant == "cho":
-            W = np.concatenate([p["W_z"], p["W_r"], p["W_h"]])
-            return W[:, :H], W[:, H:], np.concatenate([p["b_z"], p["b_r"], p["b_h"]])
-        W_h = np.concatenate([p["W_z"][:, :H], p["W_r"][:, :H], p["W_hn"]])
-        W_x = np.concatenate([p["W_z"][:, H:], p["W_r"][:, H:], p["W_xn"]])
-        return W_h, W_x, np.concatenate([p["b_z"], p["b_r"], p["b_xn"]])
+        """W_hh (3H, H), W_xh (3H, I), b (3H,): row blocks z, r, then the candidate (``layout``)."""
+        s = layout.stack("gru", self.variant, self.params)
+        return s["W_hh"], s["W_xh"], s["b"]
 
     def forward(self, xs: np.ndarray, state0: np.ndarray | None = None
                 ) -> tuple[np.ndarray, dict[str, Any]]:
         """Run the GRU over a sequence. Returns ``hs`` (T, B, H) = h_1..h_T and the cache."""
         T, B = check_inputs("GRU", xs, self.input_size)
         H = self.hidden_size
-        W_h, W_x, b = self._stacked()
-        h = np.empty((T + 1, B, H), dtype=W_h.dtype)            # h[k] = h_k
-        h[0] = initial(state0, B, H, W_h.dtype)
-        ax = (xs.reshape(T * B, -1) @ W_x.T).reshape(T, B, 3 * H)  # x-parts of all steps, one GEMM
+        W_hh, W_xh, b = self._stacked()
+        h = np.empty((T + 1, B, H), dtype=W_hh.dtype)            # h[k] = h_k
+        h[0] = initial(state0, B, H, W_hh.dtype)
+        ax = (xs.reshape(T * B, -1) @ W_xh.T).reshape(T, B, 3 * H)  # x-parts of all steps, one GEMM
         ax += b
         zr = ax[:, :, :2 * H]                                   # becomes [z_t, r_t] in place
         cand = ax[:, :, 2 * H:]                                 # becomes the candidate in place
-        inner = np.empty((T, B, H), dtype=W_h.dtype)            # cho: r⊙h_{t-1}; reset_after: W_hn h + b_hn
-        W_hzr, W_hc = W_h[:2 * H], W_h[2 * H:]
+        inner = np.empty((T, B, H), dtype=W_hh.dtype)            # cho: r⊙h_{t-1}; reset_after: W_hn h + b_hn
+        W_hzr, W_hc = W_hh[:2 * H], W_hh[2 * H:]
         for t in range(1, T + 1):
             a = zr[t - 1]
             a += h[t - 1] @ W_hzr.T
@@ -110,8 +106,8 @@ class GRU:
         """BPTT. ``dhs[t-1]`` is the direct ∂L/∂h_t; ``dstate_T`` arrives at h_T from beyond."""
         xs, h, act, inner = cache["xs"], cache["h"], cache["act"], cache["inner"]
         T, B, H = h.shape[0] - 1, h.shape[1], self.hidden_size
-        W_h, W_x, _ = self._stacked()
-        W_hzr, W_hc = W_h[:2 * H], W_h[2 * H:]
+        W_hh, W_xh, _ = self._stacked()
+        W_hzr, W_hc = W_hh[:2 * H], W_hh[2 * H:]
         cho = self.variant == "cho"
         dh = np.zeros_like(h)
         dh[1:] = dhs
@@ -138,21 +134,14 @@ class GRU:
             dh[t - 1] += d[:, :2 * H] @ W_hzr                   # h_{t-1} columns of W_z, W_r
         da2 = da.reshape(T * B, 3 * H)
         dzr, hprev = da2[:, :2 * H], h[:-1].reshape(T * B, H)
-        dW_x = da2.T @ xs.reshape(T * B, -1)                    # (3H, I), one GEMM over all t
+        dW_xh = da2.T @ xs.reshape(T * B, -1)                    # (3H, I), one GEMM over all t
         dW_hzr = dzr.T @ hprev                                  # (2H, H)
         di2 = dinner.reshape(T * B, H)
         if cho:                                                 # candidate rows act on r_t ⊙ h_{t-1}
             dW_hc = da2[:, 2 * H:].T @ inner.reshape(T * B, H)
         else:                                                   # W_hn acts on h_{t-1}
             dW_hc = di2.T @ hprev
-        db = da2.sum(0)
-        grads = {"W_z": np.concatenate([dW_hzr[:H], dW_x[:H]], axis=1),
-                 "W_r": np.concatenate([dW_hzr[H:], dW_x[H:2 * H]], axis=1),
-                 "b_z": db[:H], "b_r": db[H:2 * H]}
-        if cho:
-            grads |= {"W_h": np.concatenate([dW_hc, dW_x[2 * H:]], axis=1), "b_h": db[2 * H:]}
-        else:
-            grads |= {"W_xn": dW_x[2 * H:], "W_hn": dW_hc, "b_xn": db[2 * H:], "b_hn": di2.sum(0)}
-        grads = {k: grads[k] for k in self.param_names}
-        dxs = (da2 @ W_x).reshape(T, B, -1)
+        grads = layout.unstack("gru", self.variant, np.concatenate([dW_hzr, dW_hc]), dW_xh, da2.sum(0),
+                               None if cho else di2.sum(0))
+        dxs = (da2 @ W_xh).reshape(T, B, -1)
         return Grads(grads, dxs, dh)

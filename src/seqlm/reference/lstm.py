@@ -9,7 +9,7 @@
 Each W_· is (H, H+I) acting on the concatenation [h_{t-1}, x_t] (h first, as
 in the book). For speed the four matrices are stacked once per call, in the
 order f, i, o, c (the three sigmoid gates first, so σ is one call), and split
-into their h-columns W_h (4H, H) and x-columns W_x (4H, I): the x-part of every
+into their h-columns W_hh (4H, H) and x-columns W_xh (4H, I): the x-part of every
 step is then one GEMM over the whole segment before the time loop.
 """
 from __future__ import annotations
@@ -18,16 +18,15 @@ from typing import Any
 
 import numpy as np
 
+from seqlm.reference import layout
 from seqlm.reference._common import (Grads, check_inputs, check_params, initial,
                                      sigmoid, uniform)
-
-GATES = ("f", "i", "o", "c")  # row-block order of the stacked matrices
 
 
 class LSTM:
     """LSTM layer: ``W_f, W_i, W_c, W_o`` (H, H+I) and ``b_f, b_i, b_c, b_o`` (H,)."""
 
-    param_names = ("W_f", "W_i", "W_c", "W_o", "b_f", "b_i", "b_c", "b_o")
+    param_names = layout.param_names("lstm")
 
     def __init__(self, params: dict[str, np.ndarray]) -> None:
         H, HI = params["W_f"].shape
@@ -51,10 +50,9 @@ class LSTM:
         return cls(params)
 
     def _stacked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        p, H = self.params, self.hidden_size
-        W = np.concatenate([p[f"W_{g}"] for g in GATES])        # (4H, H+I)
-        b = np.concatenate([p[f"b_{g}"] for g in GATES])        # (4H,)
-        return W[:, :H], W[:, H:], b                            # W_h, W_x, b
+        """W_hh (4H, H), W_xh (4H, I), b (4H,): row blocks f, i, o, c (``layout``)."""
+        s = layout.stack("lstm", None, self.params)
+        return s["W_hh"], s["W_xh"], s["b"]
 
     def forward(self, xs: np.ndarray, state0: tuple[np.ndarray, np.ndarray] | None = None
                 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -62,17 +60,17 @@ class LSTM:
         Returns ``hs`` (T, B, H) = h_1..h_T and the cache (``cache["c"]`` holds c_0..c_T)."""
         T, B = check_inputs("LSTM", xs, self.input_size)
         H = self.hidden_size
-        W_h, W_x, b = self._stacked()
+        W_hh, W_xh, b = self._stacked()
         h0, c0 = (None, None) if state0 is None else state0
-        h = np.empty((T + 1, B, H), dtype=W_h.dtype)            # h[k] = h_k
-        c = np.empty((T + 1, B, H), dtype=W_h.dtype)            # c[k] = c_k
-        h[0], c[0] = initial(h0, B, H, W_h.dtype, "h0"), initial(c0, B, H, W_h.dtype, "c0")
-        gates = (xs.reshape(T * B, -1) @ W_x.T).reshape(T, B, 4 * H)  # W_·x_t for all t, one GEMM
+        h = np.empty((T + 1, B, H), dtype=W_hh.dtype)            # h[k] = h_k
+        c = np.empty((T + 1, B, H), dtype=W_hh.dtype)            # c[k] = c_k
+        h[0], c[0] = initial(h0, B, H, W_hh.dtype, "h0"), initial(c0, B, H, W_hh.dtype, "c0")
+        gates = (xs.reshape(T * B, -1) @ W_xh.T).reshape(T, B, 4 * H)  # W_·x_t for all t, one GEMM
         gates += b
-        tanh_c = np.empty((T, B, H), dtype=W_h.dtype)
+        tanh_c = np.empty((T, B, H), dtype=W_hh.dtype)
         for t in range(1, T + 1):
             a = gates[t - 1]
-            a += h[t - 1] @ W_h.T                               # a = W_·[h_{t-1}, x_t] + b_·
+            a += h[t - 1] @ W_hh.T                               # a = W_·[h_{t-1}, x_t] + b_·
             sigmoid(a[:, :3 * H], out=a[:, :3 * H])
             f_t, i_t, o_t = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H]  # (5.4), (5.5), (5.8 left)
             c_tilde = np.tanh(a[:, 3 * H:], out=a[:, 3 * H:])   # (5.6)
@@ -87,7 +85,7 @@ class LSTM:
         arriving from beyond the segment (either may be None)."""
         xs, h, c, gates, tanh_c = (cache[k] for k in ("xs", "h", "c", "gates", "tanh_c"))
         T, B, H = h.shape[0] - 1, h.shape[1], self.hidden_size
-        W_h, W_x, _ = self._stacked()
+        W_hh, W_xh, _ = self._stacked()
         dh = np.zeros_like(h)                                   # total ∂L/∂h_k
         dc = np.zeros_like(c)                                   # total ∂L/∂c_k
         dh[1:] = dhs
@@ -112,15 +110,11 @@ class LSTM:
             d[:, H:2 * H] = d_i * i_t * (1.0 - i_t)             # (5.5)
             d[:, 2 * H:3 * H] = d_o * o_t * (1.0 - o_t)         # (5.8)
             d[:, 3 * H:] = d_ct * (1.0 - c_tilde ** 2)          # back through tanh of (5.6)
-            dh[t - 1] += d @ W_h                                # the h_{t-1} columns of all four W
+            dh[t - 1] += d @ W_hh                                # the h_{t-1} columns of all four W
         da2 = da.reshape(T * B, 4 * H)
-        dW = np.concatenate([da2.T @ h[:-1].reshape(T * B, H),  # h-columns, one GEMM over all t
-                             da2.T @ xs.reshape(T * B, -1)], axis=1)  # x-columns
-        db = da2.sum(0)
-        grads = {}
-        for k, g in enumerate(GATES):
-            grads[f"W_{g}"] = dW[k * H:(k + 1) * H]
-            grads[f"b_{g}"] = db[k * H:(k + 1) * H]
-        grads = {name: grads[name] for name in self.param_names}
-        dxs = (da2 @ W_x).reshape(T, B, -1)
+        grads = layout.unstack("lstm", None,
+                               da2.T @ h[:-1].reshape(T * B, H),  # h-columns, one GEMM over all t
+                               da2.T @ xs.reshape(T * B, -1),     # x-columns
+                               da2.sum(0))
+        dxs = (da2 @ W_xh).reshape(T, B, -1)
         return Grads(grads, dxs, dh, dc)

@@ -160,7 +160,6 @@ def test_cli_rejects_bad_settings_with_one_line(tmp_path):
 
 
 def test_the_trainer_trains_any_lm_protocol_model(tmp_path, corpus):
-    pytest.importorskip("seqlm.lm.ffnn")
     cfg = {"kind": "ffnn", "vocab_size": len(corpus.vocab), "context": 3, "embed_size": 8,
            "hidden_size": 16}
     tc = TrainConfig(epochs=2, batch_size=4, bptt=8, lr=0.5, checkpoint_every=7, schedule="constant",

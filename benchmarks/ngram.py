@@ -51,7 +51,7 @@ def row_seqlm(data: Path, smoothing: str, order: int) -> dict:
     return {"tool": "seqlm", "smoothing": smoothing, "order": order, "build_s": t1 - t0,
             "score_s": t2 - t1, "total_s": t2 - t0, "scored_tokens": n,
             "tokens_per_s": n / (t2 - t1), "valid_ppl": valid.ppl, "test_ppl": test.ppl,
-            "peak_mb": peak_mb(), "baseline_mb": base, "parameters": model.num_parameters}
+            "peak_mb": peak_mb(), "baseline_mb": base, "parameters": model.num_parameters()}
 
 
 def row_nltk(data: Path, order: int, prefix: int, prefix_kn: int) -> dict:

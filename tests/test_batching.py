@@ -70,7 +70,7 @@ def test_variable_segments_tile_and_are_reproducible():
     lengths = [la for _, la in a[:-1]]
     assert min(lengths) >= 5 and len(set(lengths)) > 5
     assert 40 < np.mean(lengths) < 75  # N(70, 5) mostly, N(35, 5) 5% of the time
-    with pytest.raises(ValueError):
+    with pytest.raises(SeqlmError):
         list(segments(10, 5, variable=True))
     with pytest.raises(SeqlmError):
         list(segments(10, 0))

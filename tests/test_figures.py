@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import require_tool
+
 from seqlm.compare.example import example_results
+from seqlm.errors import SeqlmError
 from seqlm.figures import STEMS, make_figures
 from seqlm.figures.plots import plot_perplexity, plot_training_curves
 from seqlm.figures.tikz import TIKZ_FIGURES, tikz_source, write_tikz_figures
@@ -108,6 +109,7 @@ def test_training_curves_and_perplexity_bars(tmp_path):
 
 def test_long_training_curves_get_a_zoomed_inset(tmp_path):
     import matplotlib.pyplot as plt
+
     from seqlm.compare.example import _history
     r = example_results()
     for m in r["models"]:
@@ -129,9 +131,9 @@ def test_long_training_curves_get_a_zoomed_inset(tmp_path):
 def test_perplexity_bars_show_only_finite_main_models_and_need_some(tmp_path):
     r = example_results()
     r["models"] = [m for m in r["models"] if m["name"] in ("trigram-mle", "bigram-add1")]
-    with pytest.raises(ValueError, match="no finite test_ppl"):
+    with pytest.raises(SeqlmError, match="no finite test_ppl"):
         plot_perplexity(r, tmp_path / "x")
-    with pytest.raises(ValueError, match="no training history"):
+    with pytest.raises(SeqlmError, match="no training history"):
         plot_training_curves(r, tmp_path / "y")
 
 

@@ -227,4 +227,4 @@ def test_num_parameters_and_fit_returns_self(toy):
     assert m.fit(ids, vocab) is m and m.vocab is vocab and m.order == 2
     # 5 word unigrams + <s> context... the <s> unigram is never predicted (not a parameter);
     # 8 bigrams; backoff weights for the 4 contexts <s>, a, b, c.
-    assert m.num_parameters == 5 + 8 + 4
+    assert m.num_parameters() == 5 + 8 + 4

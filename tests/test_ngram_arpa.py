@@ -69,7 +69,7 @@ def test_hand_written_arpa_scores_as_kenlm_scores_it(tmp_path):
     path.write_text(HAND_ARPA)
     m = load_arpa(path)
     assert m.order == 3 and m.vocab.tokens == ("<unk>", "<eos>", "a", "b", "c")
-    assert m.num_parameters == 5 + 6 + 3 + 7          # entries (<s> is not predicted) + backoffs
+    assert m.num_parameters() == 5 + 6 + 3 + 7          # entries (<s> is not predicted) + backoffs
     # Hand-checked: p(</s> | a c) = bow(a c) [absent: 0] + bow(c) + p(</s>) = -0.1 - 0.7
     lp = m.score(m.vocab.encode("a c <eos>".split())) / LOG10
     assert lp == pytest.approx([-0.3, -0.6 + -0.25, -0.1 - 0.7], abs=1e-12)

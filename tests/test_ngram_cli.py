@@ -41,7 +41,7 @@ def test_json_output_matches_the_library(data):
     assert out["valid_tokens"] == corpus.valid.size == 17      # 14 words + 3 <eos>
     assert out["test_tokens"] == corpus.test.size
     assert out["build_seconds"] >= 0 and out["score_seconds"] >= 0
-    assert out["mode"] == "sentence" and out["num_parameters"] == m.num_parameters
+    assert out["mode"] == "sentence" and out["num_parameters"] == m.num_parameters()
 
 
 def test_human_output_and_stream_mode(data):

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from seqlm.errors import SeqlmError
+
 MODES = ("stream", "sentence")
 LN2 = math.log(2.0)
 
@@ -78,10 +80,10 @@ class Evaluation:
 def summarize(logprobs, mode: str = "sentence", chars: int | None = None) -> Evaluation:
     """Reduce natural-log probabilities (any array-like) to an :class:`Evaluation`."""
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        raise SeqlmError(f"mode must be one of {MODES}, got {mode!r}")
     lp = np.asarray(logprobs, dtype=np.float64).ravel()
     if np.isnan(lp).any():
-        raise ValueError("log-probabilities contain NaN")
+        raise SeqlmError("log-probabilities contain NaN")
     zero = int(np.isneginf(lp).sum())
     finite = float(-lp[np.isfinite(lp)].sum(dtype=np.float64))
     nll = float("inf") if zero else finite

@@ -18,6 +18,7 @@ import torch
 
 from seqlm.analysis.tasks import ADDING_MEAN_MSE, adding_batch
 from seqlm.analysis.theory import sigma_max
+from seqlm.errors import SeqlmError
 from seqlm.nn.clip import clip_grad_norm_, clip_grad_value_
 
 MODES = ("none", "norm", "value")
@@ -69,7 +70,7 @@ class ClipRun:
 def clipping_run(mode: str, cfg: ClipDemoConfig = ClipDemoConfig()) -> ClipRun:
     """Train the large-scale RNN once with clipping ``mode`` ∈ {none, norm, value}."""
     if mode not in MODES:
-        raise ValueError(f"unknown clipping mode {mode!r}; expected one of {', '.join(MODES)}")
+        raise SeqlmError(f"unknown clipping mode {mode!r}; expected one of {', '.join(MODES)}")
     g_init = torch.Generator().manual_seed(cfg.seed)
     g_data = torch.Generator().manual_seed(cfg.seed + 1)
     rnn = torch.nn.RNN(2, cfg.hidden, nonlinearity="tanh")

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from seqlm.analysis.tasks import SAMPLERS, TASKS
+from seqlm.errors import SeqlmError
 from seqlm.nn import RecurrentStack, clip_grad_norm_
 
 CELLS = ("rnn", "lstm", "gru")
@@ -70,7 +71,7 @@ class LongLagModel(torch.nn.Module):
                  gen: torch.Generator, forget_bias: float = 1.0, backend: str = "fused") -> None:
         super().__init__()
         if cell not in CELLS:
-            raise ValueError(f"unknown cell {cell!r}; expected one of {', '.join(CELLS)}")
+            raise SeqlmError(f"unknown cell {cell!r}; expected one of {', '.join(CELLS)}")
         self.cell = cell
         self.rnn = RecurrentStack(cell, input_size, hidden, backend=backend, init="pytorch",
                                   forget_bias=forget_bias if cell == "lstm" else None, generator=gen)
@@ -96,7 +97,7 @@ def _loss_and_metric(task, out: torch.Tensor, y: torch.Tensor) -> tuple[torch.Te
 def train_longlag(cfg: LongLagConfig, log=None) -> LongLagResult:
     """Train one model on one task; see the module docstring. ``log(str)`` gets progress lines."""
     if cfg.task not in TASKS:
-        raise ValueError(f"unknown task {cfg.task!r}; expected one of {', '.join(TASKS)}")
+        raise SeqlmError(f"unknown task {cfg.task!r}; expected one of {', '.join(TASKS)}")
     task, sample = TASKS[cfg.task], SAMPLERS[cfg.task]
     g_init = torch.Generator().manual_seed(cfg.seed)
     g_train = torch.Generator().manual_seed(cfg.seed + 1)

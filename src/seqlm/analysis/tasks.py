@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from seqlm.errors import SeqlmError
+
 ADDING_MEAN_MSE = 1.0 / 6.0  # Var(u1 + u2) for u_i ~ U[0,1]: MSE of always predicting 1
 ORDER_SYMBOLS = ("a", "b", "c", "d", "X", "Y", "B", "E")  # distractors, the two signals, start, end
 ORDER_CLASSES = ("XX", "XY", "YX", "YY")
@@ -47,7 +49,7 @@ def adding_batch(T: int, batch: int, gen: torch.Generator,
     of the two marked values. Predicting the constant 1 gives MSE = 1/6 ≈ 0.167.
     """
     if T < 2:
-        raise ValueError("the adding problem needs T >= 2")
+        raise SeqlmError("the adding problem needs T >= 2")
     values = torch.rand(T, batch, generator=gen, dtype=dtype)
     half = T // 2
     first = torch.randint(0, half, (batch,), generator=gen)
@@ -71,7 +73,7 @@ def order_batch(T: int, batch: int, gen: torch.Generator,
     (XX, XY, YX, YY); guessing gives an error rate of 0.75.
     """
     if T < 10:
-        raise ValueError("the temporal-order problem needs T >= 10")
+        raise SeqlmError("the temporal-order problem needs T >= 10")
     sym = torch.randint(0, 4, (T, batch), generator=gen)  # distractors a..d
     sym[0] = ORDER_SYMBOLS.index("B")
     sym[-1] = ORDER_SYMBOLS.index("E")

@@ -21,23 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def sigma_max(W: np.ndarray) -> float:
-    """Largest singular value ‖W‖₂."""
-    return float(np.linalg.norm(np.asarray(W, dtype=np.float64), 2))
+from seqlm.reference._common import scale_to_sigma_max, sigma_max  # noqa: F401 (re-exported)
 
 
 def spectral_radius(W: np.ndarray) -> float:
     """max |λ_i(W)|; ≤ σ_max, with equality for normal matrices."""
     return float(np.max(np.abs(np.linalg.eigvals(np.asarray(W, dtype=np.float64)))))
-
-
-def scale_to_sigma_max(W: np.ndarray, sigma: float) -> np.ndarray:
-    """``W`` rescaled so that its largest singular value is exactly ``sigma``."""
-    s = sigma_max(W)
-    if s == 0.0:
-        raise ValueError("cannot rescale a zero matrix")
-    return np.asarray(W, dtype=np.float64) * (sigma / s)
 
 
 def pascanu_bound(sigma: float, gaps: np.ndarray, gamma: float = 1.0) -> np.ndarray:

@@ -101,7 +101,7 @@ def run(args) -> int:
 
     out = {"data": str(args.data), "smoothing": smoothing, "order": order, "mode": args.mode,
            "vocab_size": len(corpus.vocab), "train_tokens": int(corpus.train.size),
-           "num_parameters": model.num_parameters}
+           "num_parameters": model.num_parameters()}
     for s, ev in evals.items():
         out.update({f"{s}_ppl": finite(ev.ppl), f"{s}_tokens": ev.tokens,
                     f"{s}_zero_prob": ev.zero_prob, f"{s}_finite_ppl": finite(ev.finite_ppl),
@@ -114,7 +114,7 @@ def run(args) -> int:
         return 0
     name = SMOOTHING_NAMES[smoothing] + (f" (k={model.k:g})" if smoothing == "addk" else "")
     print(f"{corpus.name}: {name} {order}-gram, {args.mode} mode, vocabulary "
-          f"{len(corpus.vocab):,}, {model.num_parameters:,} parameters")
+          f"{len(corpus.vocab):,}, {model.num_parameters():,} parameters")
     print(f"{'split':<6} {'tokens':>9} {'zero-prob':>9} {'perplexity':>11}")
     for s, ev in evals.items():
         print(f"{s:<6} {ev.tokens:>9,} {ev.zero_prob:>9,} {ev.ppl:>11.2f}")

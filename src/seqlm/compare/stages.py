@@ -63,7 +63,7 @@ def run_ngrams(corpus, specs: list[dict], oracle: dict, log=print) -> list[dict]
         row = {"name": spec["name"], "family": "ngram", "description": spec["description"],
                **eval_fields(valid, test, oracle),
                "stream_valid_ppl": None, "stream_test_ppl": None,
-               "parameters": int(model.num_parameters), "train_seconds": fit_s,
+               "parameters": int(model.num_parameters()), "train_seconds": fit_s,
                "tokens_per_s": corpus.train.size / fit_s if fit_s > 0 else None,
                "config": {"smoothing": spec["smoothing"], "order": spec["order"]}}
         rows.append(row)

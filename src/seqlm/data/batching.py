@@ -102,7 +102,7 @@ def segments(n_rows: int, bptt: int, variable: bool = False,
     if bptt < 1:
         raise SeqlmError(f"bptt must be >= 1, got {bptt}")
     if variable and rng is None:
-        raise ValueError("variable-length segments need an explicit rng")
+        raise SeqlmError("variable-length segments need an explicit rng")
     start = 0
     while start < n_rows:
         if variable:

@@ -16,6 +16,7 @@ import numpy as np
 
 from seqlm.data.vocab import Vocabulary, tokenize_line
 from seqlm.errors import SeqlmError
+from seqlm.metrics import summarize
 
 SPLITS = ("train", "valid", "test")
 
@@ -57,8 +58,7 @@ class Corpus:
     def oracle_ppl(self, split: str) -> float | None:
         if not self.oracle_logprobs or split not in self.oracle_logprobs:
             return None
-        lp = np.asarray(self.oracle_logprobs[split], dtype=np.float64)
-        return float(np.exp(-lp.mean()))
+        return summarize(self.oracle_logprobs[split], "sentence").ppl
 
     def info(self) -> dict:
         """The statistics ``seqlm data info`` prints."""

@@ -46,6 +46,7 @@ import numpy as np
 
 from seqlm.data.vocab import EOS, UNK, Vocabulary
 from seqlm.errors import SeqlmError
+from seqlm.metrics import summarize
 
 GENERATOR_VERSION = 1
 
@@ -432,9 +433,8 @@ def write_corpus(out_dir, seed: int = 0, config: SyntheticConfig | None = None):
               "config": data.config.to_dict(), "splits": {}}
     for s, sp in data.splits.items():
         write_text(out / f"{s}.txt", "".join(line + "\n" for line in data.lines(s)))
-        nll = float(-sp.logprobs.sum(dtype=np.float64))
-        oracle["splits"][s] = {"tokens": int(sp.ids.size), "sentences": sp.n_sentences,
-                               "nll_nats": nll, "mean_nll_nats": nll / sp.ids.size,
-                               "ppl": math.exp(nll / sp.ids.size)}
+        ev = summarize(sp.logprobs, "sentence")
+        oracle["splits"][s] = {"tokens": ev.tokens, "sentences": sp.n_sentences,
+                               "nll_nats": ev.nll, "mean_nll_nats": ev.mean_nll, "ppl": ev.ppl}
     write_json(out / "oracle.json", oracle)
     return out

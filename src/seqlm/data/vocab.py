@@ -26,6 +26,9 @@ from seqlm.io import write_json
 UNK = "<unk>"
 EOS = "<eos>"
 SPECIALS = (UNK, EOS)
+# Their ids, the same in every vocabulary (DESIGN.md): models and evaluation may
+# rely on them without a Vocabulary at hand (e.g. <eos> as start-of-sentence padding).
+UNK_ID, EOS_ID = 0, 1
 LEVELS = ("word", "char")
 SCHEMA_VERSION = 1
 
@@ -107,11 +110,11 @@ class Vocabulary:
 
     @property
     def unk_id(self) -> int:
-        return 0
+        return UNK_ID
 
     @property
     def eos_id(self) -> int:
-        return 1
+        return EOS_ID
 
     @property
     def tokens(self) -> tuple[str, ...]:

@@ -35,11 +35,11 @@ import torch
 from torch import nn
 
 from seqlm.data.batching import lm_batches, pack_sentences, segments, sentences
+from seqlm.data.vocab import EOS_ID
 from seqlm.errors import SeqlmError
 from seqlm.lm.base import detach_state
 from seqlm.metrics import MODES, Evaluation, summarize
 
-EOS_ID = 1
 
 
 def _model_device(model: nn.Module) -> torch.device:

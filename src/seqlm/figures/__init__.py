@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seqlm.errors import SeqlmError
+
 CAPTIONS = {
     "5.1": "A vanilla RNN folded (left) and unrolled through time (right): the same W_xh, W_hh, "
            "W_hy at every step (eqs. 5.1–5.2).",
@@ -93,7 +95,7 @@ def make_figures(out_dir: str | Path, results: dict | None = None, tikz: bool = 
         for n, fn in (("5.5", plot_training_curves), ("5.6", plot_perplexity)):
             try:
                 figs[n].files = fn(results, out_dir / STEMS[n])
-            except ValueError as e:
+            except SeqlmError as e:
                 figs[n].note = f"Figure {n} skipped: {e}"
                 log(figs[n].note)
         epochs = max((h["epoch"] for m in results.get("models", []) for h in m.get("history", [])),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from seqlm.errors import SeqlmError
 from seqlm.figures.style import color_for, new_figure, rc_params, save_figure
 
 # The models of Figure 5.6, left to right: count-based, then neural.
@@ -51,7 +52,7 @@ def plot_training_curves(results: dict, stem: str | Path, models=CURVE_MODELS) -
     by_name = _models(results)
     curves = [(n, by_name[n]["history"]) for n in models if by_name.get(n, {}).get("history")]
     if not curves:
-        raise ValueError("no training history for any of " + ", ".join(models))
+        raise SeqlmError("no training history for any of " + ", ".join(models))
     fig, ax = new_figure("column", aspect=0.72)
     handles = []
     max_epoch = 1
@@ -132,7 +133,7 @@ def plot_perplexity(results: dict, stem: str | Path, split: str = "test",
     bars = [(n, by_name[n][key]) for n in order
             if n in by_name and by_name[n].get(key) is not None and math.isfinite(by_name[n][key])]
     if not bars:
-        raise ValueError(f"no finite {key} for any of " + ", ".join(order))
+        raise SeqlmError(f"no finite {key} for any of " + ", ".join(order))
     fig, ax = new_figure("column", aspect=0.72)
     xs = range(len(bars))
     vals = [v for _, v in bars]

@@ -43,10 +43,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from seqlm.data.vocab import EOS_ID
 from seqlm.errors import SeqlmError
 from seqlm.lm.base import config_from_dict
 
-EOS_ID = 1  # DESIGN.md: <eos> is id 1 in every vocabulary; it is also the start padding
 
 
 @dataclass

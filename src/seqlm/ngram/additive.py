@@ -63,7 +63,6 @@ class AddK(NGramModel):
     def _logp(self, c: np.ndarray, tot: np.ndarray) -> np.ndarray:
         return np.log(c + self.k) - np.log(tot + self.k * self.V)
 
-    @property
     def num_parameters(self) -> int:
         return int(np.count_nonzero(self.counts[1])) + sum(
             self.counts[m].size for m in range(2, self.order + 1))

@@ -149,7 +149,6 @@ class NGramModel:
         return self._score_padded(padded)[at]
 
     # -------------------------------------------------------------- reporting
-    @property
     def num_parameters(self) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -204,7 +203,6 @@ class BackoffModel(NGramModel):
             out[use] += self.logbow[k][h]
         return out
 
-    @property
     def num_parameters(self) -> int:
         V = self.V
         if self._remap is None:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seqlm.errors import SeqlmError
+
 
 @dataclass
 class Padded:
@@ -44,7 +46,7 @@ def pad(ids: np.ndarray, bos: int, eos: int, mode: str) -> Padded:
     elif mode == "stream":
         starts = np.zeros(1, dtype=np.int64)
     else:
-        raise ValueError(f"mode must be 'sentence' or 'stream', got {mode!r}")
+        raise SeqlmError(f"mode must be 'sentence' or 'stream', got {mode!r}")
     if T == 0:
         starts = np.zeros(0, dtype=np.int64)
     P = np.insert(ids, starts, bos)

@@ -25,12 +25,17 @@ def uniform(rng: np.random.Generator, shape: tuple[int, ...], scale: float,
     return rng.uniform(-scale, scale, size=shape).astype(dtype, copy=False)
 
 
+def sigma_max(W: np.ndarray) -> float:
+    """Largest singular value ‖W‖₂ (computed in float64)."""
+    return float(np.linalg.norm(np.asarray(W, dtype=np.float64), 2))
+
+
 def scale_to_sigma_max(W: np.ndarray, sigma: float) -> np.ndarray:
-    """W rescaled so its largest singular value σ_max(W) = ``sigma``.
+    """W rescaled so its largest singular value σ_max(W) = ``sigma`` (dtype kept).
 
     ‖∂h_t/∂h_{t-1}‖ ≤ σ_max(W_hh)·max|tanh'| ≤ σ_max(W_hh), so σ_max < 1 guarantees
     vanishing gradients through eq. (5.3) (Pascanu et al. 2013)."""
-    s = np.linalg.norm(W, ord=2)
+    s = sigma_max(W)
     if s == 0:
         raise SeqlmError("cannot rescale an all-zero matrix to a given singular value")
     return W * (sigma / s)

@@ -4,16 +4,19 @@ One object per model in ``models``; perplexities are JSON numbers, and an
 infinite perplexity (the unsmoothed MLE n-gram that gives some test token
 probability zero) is written as ``null`` with ``*_zero_prob > 0`` beside it and
 ``*_ppl_finite`` (the perplexity over the other tokens) — JSON has no infinity.
-The schema is a dictionary in JSON-Schema form (draft 2020-12 subset), checked
-by :func:`validate`, a small validator with no dependency; every run writes it
-next to the results as ``results.schema.json``.
+The schema is JSON Schema (draft 2020-12), checked with the ``jsonschema``
+library by :func:`validate`; every run writes it next to the results as
+``results.schema.json``.
 """
 from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from typing import Any
+
+import jsonschema
 
 SCHEMA_VERSION = 1
 
@@ -79,44 +82,15 @@ RESULTS_SCHEMA: dict = {
     },
 }
 
-_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
-
-
-def _is_type(value: Any, t: str) -> bool:
-    if t == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if t == "number":
-        return (isinstance(value, (int, float)) and not isinstance(value, bool)
-                and math.isfinite(value))
-    return isinstance(value, _TYPES[t])
-
-
-def validate(obj: Any, schema: dict = RESULTS_SCHEMA, where: str = "$") -> list[str]:
-    """Errors of ``obj`` against ``schema`` (``type``, ``enum``, ``required``,
-    ``properties``, ``items``, ``minimum``, ``minItems``); empty when valid.
-    Numbers must be finite: NaN/inf are not JSON."""
-    errors: list[str] = []
-    if "type" in schema:
-        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        if not any(_is_type(obj, t) for t in types):
-            return [f"{where}: expected {' or '.join(types)}, got {obj!r:.60}"]
-    if "enum" in schema and obj not in schema["enum"]:
-        errors.append(f"{where}: {obj!r} is not one of {schema['enum']}")
-    if "minimum" in schema and isinstance(obj, (int, float)) and obj < schema["minimum"]:
-        errors.append(f"{where}: {obj} < minimum {schema['minimum']}")
-    if isinstance(obj, dict):
-        for key in schema.get("required", []):
-            if key not in obj:
-                errors.append(f"{where}: missing required key {key!r}")
-        for key, sub in schema.get("properties", {}).items():
-            if key in obj:
-                errors += validate(obj[key], sub, f"{where}.{key}")
-    if isinstance(obj, list):
-        if len(obj) < schema.get("minItems", 0):
-            errors.append(f"{where}: fewer than {schema['minItems']} items")
-        if "items" in schema:
-            for i, item in enumerate(obj):
-                errors += validate(item, schema["items"], f"{where}[{i}]")
+def validate(obj: Any, schema: dict = RESULTS_SCHEMA) -> list[str]:
+    """Errors of ``obj`` against ``schema`` as ``"$.path: message"`` lines (empty
+    when valid). Numbers must also be finite: NaN and inf are not JSON."""
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = [f"{e.json_path}: {e.message}" for e in sorted(validator.iter_errors(obj), key=str)]
+    try:
+        json.dumps(obj, allow_nan=False)
+    except ValueError:
+        errors.append("$: contains a non-finite number (NaN or inf is not JSON)")
     return errors
 
 

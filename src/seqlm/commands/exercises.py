@@ -5,7 +5,7 @@
     seqlm exercises verify ID|all
     seqlm exercises start ID DIR [--force]
     seqlm exercises check ID FILE [FILE ...] [--json | --format gradescope] [--out PATH]
-          [--seed S] [--time-limit SECONDS] [--memory-mb MB] [--threads N]
+          [--seed S] [--time-limit SECONDS] [--memory-mb MB] [--threads N] [--only TEXT]
 
 `check` exits 0 when every case of every file passes, 1 when one fails, 2 on a
 user error (an unknown exercise, a missing file).
@@ -44,6 +44,8 @@ def register(sub) -> None:
                     help="wall time of one submission, all cases (default: the exercise's)")
     ch.add_argument("--memory-mb", type=int, default=None, help="address-space limit (default: the exercise's)")
     ch.add_argument("--threads", type=int, default=None, help="CPU threads of the grading process (default 1)")
+    ch.add_argument("--only", action="append", default=[], metavar="TEXT",
+                    help="grade only the cases whose name contains TEXT (repeatable), e.g. --only 'GRU cell'")
     p.set_defaults(func=run, _parser=p)
 
 
@@ -87,7 +89,7 @@ def _check(args) -> int:
     if args.json and args.format not in (None, "json"):
         raise SeqlmError("--json and --format gradescope exclude each other")
     limits = exercises.limits_for(args.id, args.time_limit, args.memory_mb, None, args.threads)
-    results = exercises.check(args.id, args.files, seed=args.seed, limits=limits)
+    results = exercises.check(args.id, args.files, seed=args.seed, limits=limits, only=tuple(args.only))
     if fmt == "text":
         text = text_report(results, {k: e.title for k, e in exercises.EXERCISES.items()})
         if args.out:

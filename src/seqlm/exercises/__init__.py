@@ -73,9 +73,11 @@ def _check_path(ex: Exercise, f: str | Path) -> Path:
     return p
 
 
-def check(exercise_id: str, files, seed: int = 0, limits: Limits | None = None) -> list[FileResult]:
+def check(exercise_id: str, files, seed: int = 0, limits: Limits | None = None,
+          only: tuple[str, ...] = ()) -> list[FileResult]:
     """Grade each file (``.py`` or ``.ipynb``) for a programming exercise, one child
-    process each; returns one :class:`FileResult` per file, in order."""
+    process each; returns one :class:`FileResult` per file, in order. ``only``
+    grades just the cases whose name contains one of these texts."""
     from seqlm.exercises.grading.child import LOAD_CASE
     from seqlm.exercises.grading.notebook import notebook_source
 
@@ -101,5 +103,5 @@ def check(exercise_id: str, files, seed: int = 0, limits: Limits | None = None) 
                 source = Path(tmp) / str(i) / (p.name + ".py")
                 source.parent.mkdir()
                 source.write_text(text, encoding="utf-8")
-            results.append(grade_source(ex.id, source, str(p), limits, seed))
+            results.append(grade_source(ex.id, source, str(p), limits, seed, tuple(only)))
     return results

@@ -179,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output-bytes", type=int, default=1 << 20)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--load-seconds", type=float, default=20.0)
+    p.add_argument("--only", action="append", default=[],
+                   help="run only the cases whose name contains this text (repeatable)")
     p.add_argument("--failed", default="", help="comma-separated indices of cases that failed before")
     args = p.parse_args(argv)
 
@@ -190,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout = sys.stderr = stream
     signal.signal(signal.SIGALRM, _on_alarm)
     runner = Runner(args, stream)
-    runner.event(event="plan", cases=[c.name for c in checks.CASES])
+    selected = [c for c in checks.CASES
+                if not args.only or any(o.lower() in c.name.lower() for o in args.only)]
+    runner.event(event="plan", cases=[c.name for c in selected])
     for i in filter(None, args.failed.split(",")):  # cases a previous (crashed) run failed
         runner.status[checks.CASES[int(i)].name] = "failed"
     box: dict = {}
@@ -205,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     wanted = None if args.cases is None else {int(i) for i in args.cases.split(",") if i}
     for index, case in enumerate(checks.CASES):
-        if wanted is not None and index not in wanted:
+        if (wanted is not None and index not in wanted) or case not in selected:
             continue
         missing = [r for r in case.requires if runner.status.get(r, "passed") != "passed"]
         if missing:

@@ -99,8 +99,9 @@ class Context:
         return obj
 
 
-def as_float_array(value: Any, what: str, shape: tuple[int, ...]) -> np.ndarray:
-    """``value`` as a float64 NumPy array of exactly ``shape``, finite; else Fail."""
+def as_float_array(value: Any, what: str, shape: tuple[int, ...], hint: str | None = None) -> np.ndarray:
+    """``value`` as a float64 NumPy array of exactly ``shape``, finite; else Fail
+    (``hint``: the concept to name when it is not finite)."""
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
         value = value.detach().cpu().numpy()
     if not isinstance(value, (np.ndarray, np.generic, float, int)) or isinstance(value, bool):
@@ -119,8 +120,7 @@ def as_float_array(value: Any, what: str, shape: tuple[int, ...]) -> np.ndarray:
         at = tuple(int(i) for i in np.argwhere(bad)[0])
         kind = "NaN" if np.isnan(arr[at]) else "inf"
         raise Fail(f"{what} contains {kind} (first at index {list(at)}; {int(bad.sum())} of {arr.size} "
-                   "entries are not finite)",
-                   "an overflow or a division by zero: exp of a large number, or log of 0")
+                   "entries are not finite: an overflow, or a division by zero?)", hint)
     return arr
 
 
@@ -129,7 +129,7 @@ def compare(got: Any, want: np.ndarray, what: str, tol: Tol, hint: str,
     """Check ``got`` against ``want``; return the max |Δ|. On a mismatch, the hint of
     the first mistake whose answer ``got`` reproduces, else ``hint``."""
     want = np.asarray(want, dtype=np.float64)
-    arr = as_float_array(got, what, want.shape)
+    arr = as_float_array(got, what, want.shape, hint)
     err = np.abs(arr - want)
     if tol.ok(arr, want):
         return float(err.max()) if err.size else 0.0

@@ -29,7 +29,8 @@ def text_report(results: list[FileResult], titles: dict[str, str]) -> str:
         out.append(f"{r.exercise} ({titles.get(r.exercise, '')}): {r.file}")
         width = max((len(c.name) for c in r.cases), default=10)
         for c in r.cases:
-            tol = f" [tolerance {c.tolerance}]" if c.tolerance and not c.passed and c.status == "failed" else ""
+            tol = (f" [tolerance {c.tolerance}]" if c.tolerance and c.status == "failed"
+                   and "tolerance" not in c.message else "")
             out.append(f"  {MARK.get(c.status, c.status)}  {c.name.ljust(width)}  {c.message}{tol}")
             if c.hint and not c.passed and c.status != "skipped":
                 out.append(f"        hint: {c.hint}")

@@ -202,6 +202,8 @@ def grade_source(exercise: str, source: Path, label: str, limits: Limits, seed: 
             todo = [i for i, name in enumerate(order) if name not in done]
             if not todo:
                 break
+        else:
+            note = f"not run: the process died {MAX_LAUNCHES} times"
     for name in order:
         if name not in done:
             done[name] = CaseResult(name, "skipped", note or "not run")

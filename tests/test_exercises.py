@@ -124,7 +124,7 @@ def test_check_json_validates_against_the_shipped_schema_and_gradescope(tmp_path
 
 
 def test_a_notebook_is_graded_from_its_code_cells(tmp_path):
-    nbformat = pytest.importorskip("nbformat")
+    import nbformat  # in the dev extra: a missing one must fail here, not skip
     src = (PKG / "solutions" / "p1.py").read_text()
     head, tail = src.split("\n\n\ndef rnn_output")
     nb = nbformat.v4.new_notebook()

@@ -79,10 +79,12 @@ class BoundedStream(io.TextIOBase):
 def set_limits(memory_mb: int, output_bytes: int) -> None:
     """Cap the address space and the size of any file written (the fd-level output)."""
     mem = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     cap = 4 * output_bytes + (1 << 20)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+    for which, value in ((resource.RLIMIT_AS, mem), (resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, cap)):
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):  # macOS refuses some limits; the wall-time limit still holds
+            pass
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the cap fail instead of killing us
 
 

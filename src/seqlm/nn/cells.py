@@ -35,6 +35,10 @@ State = Union[Tensor, tuple[Tensor, Tensor]]
 AUTOCAST_NOTE = ("the explicit backend computes its recurrent layers in fp32 under bf16 autocast "
                  "(bf16 is slower for them on CPU); the embedding and decoder use bf16")
 
+# What ``ExplicitLayer.gates`` returns per step, in the order of the equations.
+GATE_NAMES = {"rnn": ("h",), "lstm": ("f", "i", "c_tilde", "c", "o", "h"),
+              "gru": ("z", "r", "h_tilde", "h"), "gru_reset_after": ("z", "r", "n", "h")}
+
 # Parameter names before 0.2 (checkpoints written then still load).
 _OLD_NAMES = {"W_x": "W_xh", "W_h": "W_hh"}
 
@@ -73,6 +77,14 @@ class ExplicitLayer(nn.Module):
         return self._recur(torch.addmm(self.b, x_t, self.W_xh.t()), state)
 
     def _recur(self, xw_t: Tensor, state: State) -> State:
+        g = self.gates(xw_t, state)
+        return (g["h"], g["c"]) if self.cell == "lstm" else g["h"]
+
+    def gates(self, xw_t: Tensor, state: State) -> dict[str, Tensor]:
+        """One step from the input projection ``xw_t = W_xh x_t + b`` (B, G·H): every
+        gate and state of the step by name (``GATE_NAMES``), each (B, H). The one
+        copy of the step's equations: ``step`` and the autograd unroll use it too,
+        and ``seqlm.analysis.inspect`` records its values."""
         raise NotImplementedError
 
     def _unrolled(self, x: Tensor, state: State) -> tuple[Tensor, State]:
@@ -140,8 +152,8 @@ class ExplicitRNN(ExplicitLayer):
 
     cell = "rnn"
 
-    def _recur(self, xw_t: Tensor, h_prev: Tensor) -> Tensor:
-        return torch.tanh(torch.addmm(xw_t, h_prev, self.W_hh.t()))  # (5.1)
+    def gates(self, xw_t: Tensor, h_prev: Tensor) -> dict[str, Tensor]:
+        return {"h": torch.tanh(torch.addmm(xw_t, h_prev, self.W_hh.t()))}  # (5.1)
 
     def _layer_fn(self, x: Tensor, h0: Tensor) -> tuple[Tensor, Tensor]:
         y, h_T = Fn.RNNLayerFn.apply(x, h0, self.W_xh, self.W_hh, self.b)
@@ -153,7 +165,7 @@ class ExplicitLSTM(ExplicitLayer):
 
     cell = "lstm"
 
-    def _recur(self, xw_t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    def gates(self, xw_t: Tensor, state: tuple[Tensor, Tensor]) -> dict[str, Tensor]:
         h_prev, c_prev = state
         H = self.hidden_size
         a = torch.addmm(xw_t, h_prev, self.W_hh.t())         # (B, 4H): W_·[h_{t-1}, x_t] + b_·
@@ -162,7 +174,7 @@ class ExplicitLSTM(ExplicitLayer):
         c_tilde = torch.tanh(a[:, 3 * H:])                  # (5.6)
         c_t = f_t * c_prev + i_t * c_tilde                  # (5.7)
         h_t = o_t * torch.tanh(c_t)                         # (5.8 right)
-        return h_t, c_t
+        return {"f": f_t, "i": i_t, "c_tilde": c_tilde, "c": c_t, "o": o_t, "h": h_t}
 
     def _layer_fn(self, x: Tensor, state: tuple[Tensor, Tensor]):
         y, h_T, c_T = Fn.LSTMLayerFn.apply(x, state[0], state[1], self.W_xh, self.W_hh, self.b)
@@ -183,19 +195,21 @@ class ExplicitGRU(ExplicitLayer):
         if variant == "reset_after":
             self.b_hn = nn.Parameter(torch.zeros(hidden_size, device=device, dtype=dtype))
 
-    def _recur(self, xw_t: Tensor, h_prev: Tensor) -> Tensor:
+    def gates(self, xw_t: Tensor, h_prev: Tensor) -> dict[str, Tensor]:
         H = self.hidden_size
         W_hh = self.W_hh
         if self.variant == "cho":
             zr = torch.sigmoid(torch.addmm(xw_t[:, :2 * H], h_prev, W_hh[:2 * H].t()))
             z_t, r_t = zr[:, :H], zr[:, H:]                  # (5.9), (5.10)
-            h_cand = torch.tanh(torch.addmm(xw_t[:, 2 * H:], r_t * h_prev, W_hh[2 * H:].t()))
-            return (1 - z_t) * h_prev + z_t * h_cand         # (5.11)
+            h_tilde = torch.tanh(torch.addmm(xw_t[:, 2 * H:], r_t * h_prev, W_hh[2 * H:].t()))
+            h_t = (1 - z_t) * h_prev + z_t * h_tilde         # (5.11)
+            return {"z": z_t, "r": r_t, "h_tilde": h_tilde, "h": h_t}
         hw = h_prev @ W_hh.t()                                # (B, 3H): h-parts of z, r, n
         zr = torch.sigmoid(xw_t[:, :2 * H] + hw[:, :2 * H])
         z_t, r_t = zr[:, :H], zr[:, H:]                      # (5.9), (5.10)
         n_t = torch.tanh(xw_t[:, 2 * H:] + r_t * (hw[:, 2 * H:] + self.b_hn))  # (5.11', candidate)
-        return (1 - z_t) * n_t + z_t * h_prev                # (5.11', update)
+        h_t = (1 - z_t) * n_t + z_t * h_prev                 # (5.11', update)
+        return {"z": z_t, "r": r_t, "n": n_t, "h": h_t}
 
     def _layer_fn(self, x: Tensor, h0: Tensor):
         if self.variant == "cho":

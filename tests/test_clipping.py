@@ -76,3 +76,31 @@ def test_clipping_rescues_the_exploding_rnn():
     assert norm.converged and norm.final_loss < ADDING_MEAN_MSE
     assert norm.final_loss < norm.losses[0] / 20
     assert max(norm.grad_norms) > 10 * cfg.threshold  # clipping was actually needed
+
+
+def test_cli_clipping(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "clip"
+    proc = subprocess.run([sys.executable, "-m", "seqlm", "clipping", "--steps", "100", "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((out / "clipping.json").read_text())
+    runs = data["runs"]
+    assert list(runs) == ["none", "norm", "value"]
+    assert runs["none"]["diverged"] and runs["none"]["diverged_at"] < 100
+    assert not runs["norm"]["diverged"] and len(runs["norm"]["losses"]) == 100
+    rows = (out / "clipping.csv").read_text().splitlines()
+    assert rows[0] == "mode,step,loss,grad_norm"
+    for mode, r in runs.items():  # one row per finite step, the same numbers as the JSON
+        mine = [line.split(",") for line in rows[1:] if line.startswith(mode + ",")]
+        assert len(mine) == len(r["losses"])
+        assert float(mine[-1][2]) == pytest.approx(r["losses"][-1], rel=1e-8)
+    assert f"diverged at step {runs['none']['diverged_at']}" in proc.stdout
+    assert (out / "clipping.png").read_bytes().startswith(b"\x89PNG")
+    assert (out / "clipping.pdf").read_bytes().startswith(b"%PDF")
+    bad = subprocess.run([sys.executable, "-m", "seqlm", "clipping", "--modes", "none,sometimes",
+                          "--out", str(tmp_path / "bad")], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and not (tmp_path / "bad").exists()

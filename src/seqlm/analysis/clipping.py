@@ -119,3 +119,12 @@ def describe(runs: dict[str, ClipRun]) -> str:
                          f"({'converged' if r.converged else 'not converged'}; mean-predictor "
                          f"{ADDING_MEAN_MSE:.3f}), max grad norm {max(r.grad_norms):.3g}")
     return "\n".join(lines)
+
+
+def runs_csv(runs: dict[str, ClipRun]) -> str:
+    """One row per (mode, step): the training MSE and the gradient norm before clipping.
+    A diverged run's rows stop at its last finite step."""
+    lines = ["mode,step,loss,grad_norm"]
+    for m, r in runs.items():
+        lines += [f"{m},{k},{loss:.9g},{norm:.9g}" for k, (loss, norm) in enumerate(zip(r.losses, r.grad_norms))]
+    return "\n".join(lines) + "\n"

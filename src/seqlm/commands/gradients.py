@@ -1,15 +1,9 @@
 """`seqlm gradients`: Figure 5.2, gradient norm against the time gap, with the Pascanu bound."""
 from __future__ import annotations
 
-import argparse
+from seqlm.commands import comma_choices
 
-
-def _cells(text: str) -> list[str]:
-    cells = [c.strip().lower() for c in text.split(",") if c.strip()]
-    bad = [c for c in cells if c not in ("rnn", "lstm", "gru")]
-    if not cells or bad:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated subset of rnn,lstm,gru, got {text!r}")
-    return cells
+_cells = comma_choices(("rnn", "lstm", "gru"))
 
 
 def register(sub) -> None:

@@ -1,18 +1,10 @@
 """`seqlm longlag`: train RNN, LSTM and GRU on the adding or temporal-order problem."""
 from __future__ import annotations
 
+from seqlm.commands import comma_ints
 from seqlm.commands.gradients import _cells
 
-
-def _lengths(text: str) -> list[int]:
-    import argparse
-    try:
-        out = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not out or min(out) < 2:
-        raise argparse.ArgumentTypeError(f"lengths must be integers >= 2, got {text!r}")
-    return out
+_lengths = comma_ints(2, "lengths")
 
 
 def register(sub) -> None:

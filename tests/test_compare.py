@@ -110,7 +110,12 @@ def test_every_artifact_is_written(run):
         assert (out / "models" / name / "best" / "config.json").exists()
         assert (out / "models" / name / "metrics.jsonl").exists()
     html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == (6 if shutil.which("pdflatex") else 3)
+    # Figures 5.1-5.6 and the LSTM's gates (seqlm inspect on one test sentence)
+    assert html.count("data:image/png;base64,") == (7 if shutil.which("pdflatex") else 4)
+    assert "Inside the LSTM" in html and 'href="inspect/inspect.html"' in html
+    ins = json.loads((out / "inspect" / "inspect.json").read_text())
+    assert ins["model"]["cell"] == "lstm" and 10 <= ins["text"]["tokens"] <= 20
+    check_png(out / "inspect" / "heatmap_layer1.png")
     # the CLI prints the table
     assert "| trigram |" in run["second"].stdout and "oracle" in run["second"].stdout
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from inspect_helpers import reference_gates, reference_lookback
 
-from seqlm.analysis.checkpoint import reference_stack
 from seqlm.analysis.inspect import (Recording, context_starts, encode_text, gate_names, record,
                                     saturation, stream_inputs)
 from seqlm.analysis.lookback import lookback
@@ -32,44 +32,12 @@ def _ids(n=40, seed=0):
     return ids
 
 
-def _reference_gates(model, ids, mode):
-    """Every gate of the NumPy reference (float64), run sentence by sentence or on the
-    whole stream, read from its forward caches; and its ln p of every target."""
-    ref = reference_stack(model.rnn)
-    E = model.embedding.weight.detach().double().numpy()
-    W, b = (model.decoder.weight.detach().double().numpy(), model.decoder.bias.detach().double().numpy())
-    inputs = stream_inputs(ids)
-    starts = np.flatnonzero(np.r_[True, ids[:-1] == 1]) if mode == "sentence" else np.array([0])
-    ends = np.r_[starts[1:], ids.size]
-    H = model.rnn.hidden_size
-    out = [{} for _ in ref.layers]
-    logp = []
-    for s, e in zip(starts, ends):
-        top, caches = ref.forward(E[inputs[s:e]][:, None, :])
-        for l, c in enumerate(caches):
-            got = {"h": c["h"][1:, 0]}
-            if model.rnn.cell == "lstm":                 # cache: f, i, o, c̃ after σ / tanh
-                g = c["gates"][:, 0]
-                got |= {"f": g[:, :H], "i": g[:, H:2 * H], "o": g[:, 2 * H:3 * H],
-                        "c_tilde": g[:, 3 * H:], "c": c["c"][1:, 0]}
-            elif model.rnn.cell == "gru":
-                a = c["act"][:, 0]
-                cand = "h_tilde" if model.rnn.variant == "cho" else "n"
-                got |= {"z": a[:, :H], "r": a[:, H:2 * H], cand: a[:, 2 * H:]}
-            for k, v in got.items():
-                out[l].setdefault(k, []).append(v)
-        z = top[:, 0] @ W.T + b
-        z -= z.max(1, keepdims=True)
-        logp.append(z - np.log(np.exp(z).sum(1, keepdims=True)))
-    return [{k: np.concatenate(v) for k, v in layer.items()} for layer in out], np.concatenate(logp)
-
-
 @pytest.mark.parametrize("cell,backend,variant", CASES)
 @pytest.mark.parametrize("mode", ["sentence", "stream"])
 def test_every_gate_equals_the_numpy_reference(cell, backend, variant, mode):
     model = _model(cell, backend, variant)
     ids = _ids()
-    ref, ref_logp = _reference_gates(model, ids, mode)
+    ref, ref_logp = reference_gates(model, ids, mode)
     rec64 = record(model, ids, mode, dtype=torch.float64, top_k=4)
     rec32 = record(model, ids, mode, batch_size=2)        # several sentence batches
     names = gate_names(cell, variant or model.rnn.variant)
@@ -115,10 +83,11 @@ def test_context_starts_and_inputs():
 
 def test_encode_text_counts_unknown_words():
     vocab = Vocabulary(["<unk>", "<eos>", "the", "cat", "sees"])
-    ids, unk = encode_text(vocab, "the cat sees the dog\nthe bird\n\n")
+    ids, toks, unk = encode_text(vocab, "the cat sees the dog\nthe bird\n\n")
     assert ids.tolist() == [2, 3, 4, 2, 0, 1, 2, 0, 1] and unk == ["dog", "bird"]
+    assert toks == ["the", "cat", "sees", "the", "dog", "<eos>", "the", "bird", "<eos>"]
     chars = Vocabulary(["<unk>", "<eos>", "a", "b", " "], level="char")
-    ids, unk = encode_text(chars, "ab ba\nc")
+    ids, _, unk = encode_text(chars, "ab ba\nc")
     assert ids.tolist() == [2, 3, 4, 3, 2, 1, 0, 1] and unk == ["c"]
     with pytest.raises(SeqlmError, match="empty"):
         encode_text(vocab, " \n\n")
@@ -139,23 +108,6 @@ def test_saturation_counts_by_hand():
         saturation(Recording("rnn", None, "stream", ("h",), [{"h": f}], np.zeros(4, int), np.zeros(4, int)))
 
 
-def _reference_lookback(model, ids, mode, t):
-    """‖∂ ln p(w_t)/∂ e_{t-k}‖, k = 0.., by the reference's hand-written BPTT (float64)."""
-    ref = reference_stack(model.rnn)
-    E = model.embedding.weight.detach().double().numpy()
-    W, b = model.decoder.weight.detach().double().numpy(), model.decoder.bias.detach().double().numpy()
-    s0 = context_starts(ids, mode)[t]
-    hs, caches = ref.forward(E[stream_inputs(ids)[s0:t + 1]][:, None, :])
-    z = hs[-1, 0] @ W.T + b
-    p = np.exp(z - z.max())
-    p /= p.sum()
-    dz = -p
-    dz[ids[t]] += 1.0                                     # ∂ ln softmax(z)[w] / ∂z
-    dhs = np.zeros_like(hs)
-    dhs[-1, 0] = W.T @ dz
-    return np.linalg.norm(ref.backward(dhs, caches)[0].dxs[:, 0], axis=1)[::-1]
-
-
 @pytest.mark.parametrize("cell,backend,variant", [("lstm", "fused", None), ("gru", "explicit", "cho"),
                                                   ("gru", "fused", "reset_after"), ("rnn", "explicit", None)])
 @pytest.mark.parametrize("mode", ["sentence", "stream"])
@@ -165,9 +117,9 @@ def test_lookback_equals_reference_bptt(cell, backend, variant, mode):
     # max_lag 3 starts most columns inside their context, from the recorded state
     for max_lag, dtype, tol in ((3, torch.float64, 1e-10), (40, torch.float64, 1e-10), (3, torch.float32, 1e-4)):
         lb = lookback(model, ids, mode, max_lag=max_lag, dtype=dtype, batch_size=7)
-        assert lb.norms.shape == (30, max_lag + 1)
+        assert lb.norms.shape == (30, max_lag)
         for t in range(30):
-            want = _reference_lookback(model, ids, mode, t)[:max_lag + 1]
+            want = reference_lookback(model, ids, mode, t)[:max_lag]
             np.testing.assert_allclose(lb.norms[t, :want.size], want, rtol=tol, atol=tol * want.max())
             assert np.isnan(lb.norms[t, want.size:]).all()
     assert lb.counts()[0] == 30 and np.all(np.diff(lb.counts()) <= 0)

@@ -112,10 +112,10 @@ def context_starts(ids: np.ndarray, mode: str, eos_id: int = EOS_ID) -> np.ndarr
     return np.maximum.accumulate(np.where(is_start, np.arange(ids.size), 0))
 
 
-def encode_text(vocab, text: str) -> tuple[np.ndarray, list[str]]:
-    """Text -> ids, every line ending with <eos> (the corpus convention), and the
-    tokens that are not in the vocabulary (each becomes <unk>)."""
-    lines = [ln for ln in text.replace("\r\n", "\n").split("\n")]
+def encode_text(vocab, text: str) -> tuple[np.ndarray, list[str], list[str]]:
+    """Text -> (ids, the tokens as written, the tokens not in the vocabulary). Every
+    line ends with <eos> (the corpus convention); an unknown token becomes <unk>."""
+    lines = text.replace("\r\n", "\n").split("\n")
     while lines and not lines[-1].strip():
         lines.pop()
     toks: list[str] = []
@@ -124,7 +124,7 @@ def encode_text(vocab, text: str) -> tuple[np.ndarray, list[str]]:
     if not any(t != EOS for t in toks):
         raise SeqlmError("the text is empty: nothing to inspect")
     unknown = [t for t in toks if t != EOS and t not in vocab]
-    return vocab.encode(toks), unknown
+    return vocab.encode(toks), toks, unknown
 
 
 # ------------------------------------------------------------------ the model

@@ -86,7 +86,26 @@ def _unit_note(results: dict) -> str | None:
             "seen, and pay for the mismatch (docs/compare.md measures it).")
 
 
-def build_blocks(results: dict, figures: list) -> list[tuple]:
+def _inspection_blocks(ins: dict | None) -> list[tuple]:
+    """The look inside the LSTM (``seqlm.report.inspect.compare_inspection``)."""
+    if not ins:
+        return []
+    model = ins["model"].upper()
+    return [
+        ("h2", f"Inside the {model}"),
+        ("p", f"The {model} read one test sentence ({ins['tokens']} tokens, {ins['mode']} mode): "
+              f"\u201c{ins['text']}\u201d. Mean probability it gave the next token: "
+              f"{ins['mean_p']:.3f}. The interactive page colours the text by any unit of any gate "
+              f"and shows how far back each prediction looks; it is self-contained (open it from "
+              f"disk). Made by seqlm inspect (docs/inspect.md)."),
+        ("link", "inspect/inspect.html", f"Open the {model} inspection (inspect/inspect.html)"),
+        *([("figure", f"{model} gates", f"Every gate and state of the {model}'s top layer over the "
+                       f"sentence (units × tokens read), with the probability of each next token "
+                       f"above.", ins["heatmap"], "")] if ins.get("heatmap") else []),
+    ]
+
+
+def build_blocks(results: dict, figures: list, inspection: dict | None = None) -> list[tuple]:
     d = results["data"]
     header, rows = table_rows(results)
     v, m = results["versions"], results["machine"]
@@ -115,6 +134,7 @@ def build_blocks(results: dict, figures: list) -> list[tuple]:
     for f in figures:
         png = f.file("png") if f.files else None
         blocks.append(("figure", f.number, f.caption, png, f.note))
+    blocks += _inspection_blocks(inspection)
     blocks += [
         ("h2", "Conventions"),
         ("p", results["conventions"]),
@@ -155,6 +175,8 @@ def render_markdown(blocks: list[tuple], base: Path) -> str:
             out.append("| " + " | ".join(["---"] + ["---:"] * (len(header) - 1)) + " |")
             out += ["| " + " | ".join(r) + " |" for r in rows]
             out.append("")
+        elif kind == "link":
+            out.append(f"[{b[2]}]({b[1]})\n")
         elif kind == "figure":
             _, num, caption, png, note = b
             if png is not None:
@@ -178,6 +200,8 @@ def render_html(blocks: list[tuple]) -> str:
             body.append(f'<p class="lead">{e(b[1])}</p>')
         elif kind == "pre":
             body.append(f"<pre>{e(b[1])}</pre>")
+        elif kind == "link":
+            body.append(f'<p><a href="{e(b[1])}">{e(b[2])}</a></p>')
         elif kind == "table":
             header, rows = b[1], b[2]
             t = ["<table>", "<tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"]
@@ -201,10 +225,11 @@ def render_html(blocks: list[tuple]) -> str:
             f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
-def write_report(out_dir: str | Path, results: dict, figures: list) -> tuple[Path, Path]:
+def write_report(out_dir: str | Path, results: dict, figures: list,
+                 inspection: dict | None = None) -> tuple[Path, Path]:
     """Write ``report.md`` and ``report.html`` into ``out_dir``; returns their paths."""
     out_dir = Path(out_dir)
-    blocks = build_blocks(results, figures)
+    blocks = build_blocks(results, figures, inspection)
     md, page = out_dir / "report.md", out_dir / "report.html"
     write_text(md, render_markdown(blocks, out_dir))
     write_text(page, render_html(blocks))

@@ -196,10 +196,12 @@ def _run(out_dir, data, preset, config, seed, device, stop_after, figures, log) 
                             gradient_kwargs=config["figures"].get("gradient_kwargs"), log=log)
     else:  # the report shows whatever an earlier run drew
         figs = existing_figures(out / "figures")
+    from seqlm.report.inspect import compare_inspection
+    inspection = compare_inspection(out, corpus, redo=figures, log=log)  # inside the LSTM
     results["total_seconds"] = time.perf_counter() - t_start
     _write_tables(out, results)
     from seqlm.compare.report import write_report
-    write_report(out, results, figs)
+    write_report(out, results, figs, inspection)
     log(f"done in {results['total_seconds']:.0f} s: {out / 'report.html'}")
     return results
 

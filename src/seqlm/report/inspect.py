@@ -217,6 +217,8 @@ def inspect_split(checkpoints: list, split: str, out_dir: str | Path, data: str 
     _check_out(out)
     if max_lag < 1 or (max_targets is not None and max_targets < 1):
         raise SeqlmError(f"--max-lag and --max-targets must be >= 1, got {max_lag}, {max_targets}")
+    if not 0.0 < low < high < 1.0:
+        raise SeqlmError(f"saturation thresholds must satisfy 0 < --low < --high < 1, got {low}, {high}")
     loaded = [load_inspectable(p) for p in checkpoints]
     labels = _unique_labels(loaded)
     sats, curves, entries = {}, {}, []

@@ -13,7 +13,7 @@ import pytest
 import torch
 from lm_helpers import tiny_model_config, write_toy_dir
 
-from seqlm.commands.train import load_corpus
+from seqlm.data import load_corpus
 from seqlm.errors import SeqlmError
 from seqlm.eval import score_tokens
 from seqlm.lm.generate import encode_prompt, generate

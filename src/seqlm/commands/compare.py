@@ -11,12 +11,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+from seqlm.commands.corpus_args import add_corpus_args, settings_from_args, split_files
+
 
 def register(sub) -> None:
     p = sub.add_parser("compare", help="the chapter's experiment: n-grams vs RNN/LSTM/GRU (report, figures)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="synthetic",
-                   help="corpus: 'synthetic' (default, with a known oracle), 'ptb', a directory or a file")
+    add_corpus_args(p, data_default="synthetic",
+                    data_help="corpus: 'synthetic' (default, with a known oracle; "
+                              "synthetic:seed=N for another draw), 'ptb', a folder of "
+                              "PREFIX.train/valid/test.txt files, a text file or a .toml corpus file")
     p.add_argument("--preset", default="quick", choices=("tiny", "quick", "paper", "ptb-fast"),
                    help="tiny (seconds, tests), quick (default, at most 5 min on a 2-core CPU), "
                         "paper (PTB, Zaremba-small recipe: hours), ptb-fast (PTB, under an hour)")
@@ -39,9 +43,11 @@ def run(args) -> int:
     from seqlm.compare.stages import StageInterrupted
 
     try:
-        results = run_compare(args.out, data=args.data, preset=args.preset, seed=args.seed,
-                              device=args.device, stop_after=args.stop_after,
-                              figures=not args.no_figures, threads=args.threads)
+        files = split_files(args)
+        results = run_compare(args.out, data=None if files else args.data, preset=args.preset,
+                              seed=args.seed, device=args.device, stop_after=args.stop_after,
+                              figures=not args.no_figures, threads=args.threads,
+                              corpus={**files, **settings_from_args(args)})
     except StageInterrupted as stop:
         print(f"seqlm compare: {stop}; run the same command again to resume", file=sys.stderr)
         return 130

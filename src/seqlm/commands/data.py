@@ -1,12 +1,16 @@
 """`seqlm data`: corpus statistics, downloads, and the synthetic corpus on disk.
 
-    seqlm data info SOURCE [--json] [--seed S] [--level word|char]
+    seqlm data info SOURCE [--json] [--level word|char] [--tokenizer whitespace|words]
+                    [--lowercase] [--max-vocab N] [--min-freq K]
+    seqlm data info --train F --valid F --test F [...]
     seqlm data download NAME [--url URL] [--force]
     seqlm data synth --out DIR [--seed S]
 """
 from __future__ import annotations
 
 import json
+
+from seqlm.commands.corpus_args import DATA_HELP, add_corpus_args, spec_from_args
 
 
 def register(sub) -> None:
@@ -16,16 +20,16 @@ def register(sub) -> None:
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION")
 
     info = dsub.add_parser("info", help="token counts, vocabulary, OOV rate (and oracle perplexity)",
-                           description="SOURCE is a directory (PTB/WikiText layout), a text file, "
-                                       "a dataset name (ptb, wikitext-2, tiny-shakespeare) or "
-                                       "'synthetic'.")
-    info.add_argument("source")
+                           description="Token counts, vocabulary size and OOV rate of a corpus, "
+                                       "and the vocabulary size and OOV rate every tokenizer, "
+                                       "case and vocabulary limit would give. SOURCE: " + DATA_HELP)
+    info.add_argument("source", nargs="?", help="the corpus (or --train/--valid/--test)")
     info.add_argument("--json", action="store_true", help="print one JSON object")
-    info.add_argument("--seed", type=int, default=0, help="seed of the synthetic corpus (default 0)")
-    info.add_argument("--level", choices=("word", "char"), default=None,
-                      help="tokenisation level (default: the source's own, word for most)")
-    info.add_argument("--min-freq", type=int, default=1)
-    info.add_argument("--max-size", type=int, default=None)
+    info.add_argument("--seed", type=int, default=None,
+                      help="seed of the synthetic corpus (the same as SOURCE synthetic:seed=S)")
+    info.add_argument("--no-choices", action="store_true",
+                      help="skip the table of vocabulary choices (it reads the text four times)")
+    add_corpus_args(info, data=False)
 
     dl = dsub.add_parser("download", help="download, verify and unpack a named dataset",
                          description="Downloads into $SEQLM_DATA/NAME (default ~/.cache/seqlm/NAME). "
@@ -54,8 +58,12 @@ def _human_info(d: dict) -> str:
             r += (f"{d[f'oracle_{s}_ppl']:.3f}",)
         rows.append(r)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [f"{d['name']}: {d['level']} level, vocabulary {d['vocab_size']:,} "
-             "(<unk> and <eos> included; counts include one <eos> per line)"]
+    limits = [f"min-freq {d['min_freq']}"] if d.get("min_freq", 1) != 1 else []
+    limits += [f"max-vocab {d['max_vocab']:,}"] if d.get("max_vocab") else []
+    cut = "characters" if d["level"] == "char" else f"{d.get('tokenizer', 'whitespace')} tokenizer"
+    cut += ", lowercased" if d.get("lowercase") else ""
+    lines = [f"{d['name']}: {d['level']} level ({', '.join([cut, *limits])}), vocabulary "
+             f"{d['vocab_size']:,} (<unk> and <eos> included; counts include one <eos> per line)"]
     for r in rows:
         lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                                for i, (c, w) in enumerate(zip(r, widths))))
@@ -70,12 +78,19 @@ def run(args) -> int:
         args._data_parser.print_help()
         return 2
     if cmd == "info":
-        from seqlm.data import load_corpus
+        from seqlm.data.choices import choices_table, vocabulary_choices
+        from seqlm.data.spec import load
 
-        corpus = load_corpus(args.source, level=args.level, seed=args.seed,
-                             min_freq=args.min_freq, max_size=args.max_size)
+        extra = {"seed": args.seed} if args.seed is not None else {}
+        spec = spec_from_args(args, source=args.source or None, **extra)
+        corpus = load(spec)
         d = corpus.info()
-        print(json.dumps(d) if args.json else _human_info(d))
+        d["source"], d["fingerprint"] = corpus.spec.label(), corpus.fingerprint
+        rows = [] if args.no_choices or spec.type == "synthetic" else vocabulary_choices(spec)
+        if args.json:
+            print(json.dumps({**d, "choices": rows} if rows else d))
+        else:
+            print(_human_info(d) + ("\n\n" + choices_table(rows) if rows else ""))
         return 0
     if cmd == "download":
         from seqlm.data import registry

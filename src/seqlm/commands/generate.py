@@ -1,4 +1,9 @@
-"""`seqlm generate`: sample text from a trained neural language model."""
+"""`seqlm generate`: sample text from a trained neural language model.
+
+The sample is printed as text: each ``<eos>`` is a line break (a character-level
+model writes lines, as its training text had them), word-level tokens are
+joined as the model's tokenizer cut them. ``--json`` gives the tokens themselves.
+"""
 from __future__ import annotations
 
 import sys
@@ -41,15 +46,14 @@ def run(args) -> int:
     gen = torch.Generator().manual_seed(args.seed)
     sample = generate(model, prompt_ids, args.max_tokens, args.temperature, args.top_k, gen,
                       args.stop_at_eos, vocab.eos_id)
-    sep = " " if vocab.level == "word" else ""
-    words = vocab.decode(sample.ids)
     if args.json:
-        print(json.dumps({"prompt": vocab.decode(prompt_ids), "tokens": words, "ids": sample.ids,
+        print(json.dumps({"prompt": vocab.decode(prompt_ids), "tokens": vocab.decode(sample.ids),
+                          "ids": sample.ids, "text": vocab.detokenize(prompt_ids + sample.ids),
                           "logprob": sample.logprob, "seed": args.seed,
                           "temperature": args.temperature, "top_k": args.top_k}))
         return 0
-    prompt = sep.join(vocab.decode(prompt_ids))
-    print((prompt + sep if prompt else "") + sep.join(words))
+    text = vocab.detokenize(prompt_ids + sample.ids)
+    print(text, end="" if text.endswith("\n") else "\n")
     print(f"log-probability of the {len(sample.ids)} generated tokens: {sample.logprob:.4f} nats",
           file=sys.stderr)
     return 0

@@ -12,7 +12,7 @@ def register(sub) -> None:
         "longlag", help="train RNN/LSTM/GRU on a long-lag task (adding, temporal order)",
         description="Train each cell on a synthetic long-lag task within a fixed budget and report "
                     "which solve it (adding: test MSE < 0.01, predicting the mean gives 0.167; "
-                    "order: test error < 1%%, guessing gives 75%%). Writes longlag.md, longlag.json "
+                    "order: test error < 1%, guessing gives 75%). Writes longlag.md, longlag.json "
                     "and a learning-curve plot (PDF+PNG).")
     p.add_argument("--task", choices=("adding", "order"), default="adding")
     p.add_argument("--length", type=_lengths, default=[100],

@@ -2,6 +2,8 @@
 
     seqlm ngram --data SOURCE [--order 3] [--smoothing mkn] [--k K]
                 [--mode sentence|stream] [--arpa OUT.arpa] [--json]
+                [--level word|char] [--tokenizer whitespace|words] [--lowercase]
+                [--max-vocab N] [--min-freq K]
 
 ``--json`` prints one object; an infinite perplexity (MLE with unseen events)
 is written as ``null`` and the zero-probability counts say why.
@@ -13,6 +15,8 @@ import math
 import sys
 import time
 import warnings
+
+from seqlm.commands.corpus_args import add_corpus_args, spec_from_args
 
 SMOOTHING_NAMES = {
     "mle": "maximum likelihood", "add1": "add-1 (Laplace)", "addk": "add-k",
@@ -26,28 +30,16 @@ def register(sub) -> None:
                                    "valid and test perplexity. Conventions as the neural models: "
                                    "one <eos> per line, predicted and counted; <s> is context "
                                    "only; <unk> is an ordinary word.")
-    p.add_argument("--data", required=True, metavar="SOURCE",
-                   help="a directory (PTB/WikiText layout), a text file, a dataset name or "
-                        "'synthetic'")
     p.add_argument("--order", default="3", help="n-gram order N >= 1 (default 3)")
     p.add_argument("--smoothing", default="mkn",
                    help="mle, add1, addk, kn, mkn (default) or wb")
     p.add_argument("--k", default=None, help="k of add-k smoothing (default 1)")
     p.add_argument("--mode", default="sentence",
                    help="sentence (context resets at <eos>, default) or stream (it runs across)")
-    p.add_argument("--level", default=None, help="word or char (default: the source's own)")
     p.add_argument("--arpa", default=None, metavar="FILE", help="also write the model as ARPA")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_corpus_args(p)
     p.set_defaults(func=run)
-
-
-def _load(source: str, level):
-    try:
-        from seqlm.data.corpus import load_corpus
-    except ImportError:  # pragma: no cover - older tree
-        from seqlm.data.corpus import corpus_from_directory
-        return corpus_from_directory(source, level or "word")
-    return load_corpus(source, level=level)
 
 
 def _number(text, kind, what: str):
@@ -82,7 +74,8 @@ def run(args) -> int:
     if args.arpa and not isinstance(model, BackoffModel):
         raise SeqlmError(f"--arpa needs a backoff model (kn, mkn, wb), not {smoothing}")
 
-    corpus = _load(args.data, args.level)
+    from seqlm.data.spec import load
+    corpus = load(spec_from_args(args))
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -93,20 +86,28 @@ def run(args) -> int:
     t0 = time.perf_counter()
     evals = {s: model.perplexity(corpus.split(s), args.mode) for s in ("valid", "test")}
     score = time.perf_counter() - t0
+    vocab_file = None
     if args.arpa:
+        from pathlib import Path
         model.to_arpa(args.arpa)
+        # ARPA has no place for the tokenizer: the vocabulary file beside it keeps how text
+        # was cut, so whatever scores with this model later reads text the same way.
+        vocab_file = str(Path(args.arpa).with_suffix(".vocab.json"))
+        corpus.vocab.save(vocab_file)
 
     def finite(x):
         return x if math.isfinite(x) else None
 
-    out = {"data": str(args.data), "smoothing": smoothing, "order": order, "mode": args.mode,
+    out = {"data": corpus.spec.label(), "smoothing": smoothing, "order": order, "mode": args.mode,
            "vocab_size": len(corpus.vocab), "train_tokens": int(corpus.train.size),
            "num_parameters": model.num_parameters()}
     for s, ev in evals.items():
         out.update({f"{s}_ppl": finite(ev.ppl), f"{s}_tokens": ev.tokens,
+                    f"{s}_oov": corpus.oov.get(s, 0), f"{s}_oov_rate": corpus.oov.get(s, 0) / ev.tokens,
                     f"{s}_zero_prob": ev.zero_prob, f"{s}_finite_ppl": finite(ev.finite_ppl),
                     f"{s}_bits_per_token": finite(ev.bits_per_token)})
-    out.update(build_seconds=build, score_seconds=score, arpa=args.arpa)
+    out.update(build_seconds=build, score_seconds=score, arpa=args.arpa, vocab_file=vocab_file,
+               tokenizer=corpus.vocab.tokenizer.kind, lowercase=corpus.vocab.tokenizer.lowercase)
     if getattr(model, "discounts", None) is not None:
         out["discounts"] = {str(m): d for m, d in model.discount_table.items()}
     if args.json:
@@ -114,13 +115,15 @@ def run(args) -> int:
         return 0
     name = SMOOTHING_NAMES[smoothing] + (f" (k={model.k:g})" if smoothing == "addk" else "")
     print(f"{corpus.name}: {name} {order}-gram, {args.mode} mode, vocabulary "
-          f"{len(corpus.vocab):,}, {model.num_parameters():,} parameters")
-    print(f"{'split':<6} {'tokens':>9} {'zero-prob':>9} {'perplexity':>11}")
+          f"{len(corpus.vocab):,} ({corpus.vocab.tokenizer.describe()}), "
+          f"{model.num_parameters():,} parameters")
+    print(f"{'split':<6} {'tokens':>9} {'OOV':>7} {'zero-prob':>9} {'perplexity':>11}")
     for s, ev in evals.items():
-        print(f"{s:<6} {ev.tokens:>9,} {ev.zero_prob:>9,} {ev.ppl:>11.2f}")
+        oov = f"{100 * corpus.oov.get(s, 0) / ev.tokens:.2f}%"
+        print(f"{s:<6} {ev.tokens:>9,} {oov:>7} {ev.zero_prob:>9,} {ev.ppl:>11.2f}")
     for s, ev in evals.items():
         if ev.zero_prob:
             print(f"{s}: {ev.message()}")
     print(f"built in {build:.2f} s, scored both splits in {score:.2f} s"
-          + (f"; wrote {args.arpa}" if args.arpa else ""))
+          + (f"; wrote {args.arpa} and {vocab_file}" if args.arpa else ""))
     return 0

@@ -1,13 +1,26 @@
-"""`seqlm score`: per-token log-probabilities of a text file under a trained neural LM."""
+"""`seqlm score`: per-token log-probabilities under a trained neural LM.
+
+``seqlm score FILE --checkpoint RUN`` reads FILE through the model's own
+vocabulary and tokenizer (out-of-vocabulary tokens become ``<unk>`` and are
+counted). Without FILE it scores a split (``--split``, default test) of the
+run's own corpus, or of ``--data`` (checked as by ``seqlm eval``).
+"""
 from __future__ import annotations
 
 import sys
 
+from seqlm.commands.corpus_args import add_corpus_args, settings_from_args, split_files
+
 
 def register(sub) -> None:
-    p = sub.add_parser("score", help="per-token log-probabilities of a file under a trained neural LM")
-    p.add_argument("file", help="UTF-8 text, one sentence per line")
+    p = sub.add_parser("score", help="per-token log-probabilities of a file under a trained neural LM",
+                       description=__doc__)
+    p.add_argument("file", nargs="?", help="UTF-8 text, one sentence per line (default: a split "
+                                           "of the run's corpus)")
     p.add_argument("--checkpoint", required=True, help="a run directory or checkpoint directory")
+    p.add_argument("--split", choices=("train", "valid", "test"), default="test",
+                   help="without FILE: which split of the corpus (default test)")
+    add_corpus_args(p, data_help="without FILE: another corpus (default: the run's own)")
     p.add_argument("--mode", choices=("stream", "sentence"), default="stream")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--device", default="cpu")
@@ -17,35 +30,57 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _text(args, config, vocab):
+    """(what, ids, oov, chars) of the FILE or the corpus split."""
+    from seqlm.errors import SeqlmError
+    if args.file:
+        if args.data or split_files(args) or settings_from_args(args):
+            raise SeqlmError("FILE is read with the model's own vocabulary: drop --data and the "
+                             "corpus flags, or drop FILE to score a corpus split")
+        from seqlm.data.corpus import read_lines
+        lines = read_lines(args.file)
+        return (args.file, vocab.encode_lines(lines), vocab.count_oov(lines),
+                sum(len(x) + 1 for x in lines))
+    from seqlm.train.run_corpus import corpus_for_run
+    corpus, note = corpus_for_run(config, vocab, args.checkpoint, data=args.data,
+                                  files=split_files(args), settings=settings_from_args(args))
+    if note:
+        print(f"seqlm score: note: {note}", file=sys.stderr)
+    what = f"{corpus.spec.label()} ({args.split})"
+    return what, corpus.split(args.split), corpus.oov.get(args.split, 0), corpus.chars.get(args.split)
+
+
 def run(args) -> int:
     import json
 
-    from seqlm.data.corpus import read_lines
     from seqlm.eval import score_tokens
     from seqlm.metrics import summarize
-    from seqlm.train.checkpoint import load_model
+    from seqlm.train.checkpoint import load_checkpoint
     from seqlm.train.devices import resolve_device
+    from seqlm.train.run_corpus import checkpoint_config
 
-    model, vocab = load_model(args.checkpoint)
+    path, config = checkpoint_config(args.checkpoint)
+    ck = load_checkpoint(path, trainer_state=False)
+    model, vocab = ck.model.eval(), ck.vocab
+    what, ids, oov, chars = _text(args, config, vocab)
     device = resolve_device(args.device)
     model.to(device)
-    lines = read_lines(args.file)
-    ids = vocab.encode_lines(lines)
-    oov = sum(1 for line in lines for t in (line.split() if vocab.level == "word" else list(line))
-              if t not in vocab)
     lp = score_tokens(model, ids, args.mode, args.batch_size, device=device)
-    ev = summarize(lp, args.mode, chars=sum(len(x) + 1 for x in lines))
+    ev = summarize(lp, args.mode, chars=chars)
     tokens = vocab.decode(ids)
     if args.json:
-        print(json.dumps({"file": args.file, "mode": args.mode, "tokens": tokens,
-                          "logprobs": lp.tolist(), "total_logprob": float(lp.sum()),
-                          "n_tokens": ev.tokens, "oov": oov, "ppl": ev.ppl,
-                          "bits_per_token": ev.bits_per_token}))
+        out = {"file": args.file, "data": what, "mode": args.mode, "level": vocab.level,
+               "tokens": tokens, "logprobs": lp.tolist(), "total_logprob": float(lp.sum()),
+               "n_tokens": ev.tokens, "oov": oov, "ppl": ev.ppl, "bits_per_token": ev.bits_per_token}
+        if ev.bits_per_char is not None:
+            out["bits_per_char"] = ev.bits_per_char
+        print(json.dumps(out))
         return 0
     if args.tsv:
         print("token\tlogprob")
         for t, v in zip(tokens, lp):
             print(f"{t}\t{v:.6f}")
-    print(f"{args.file}: {ev.tokens} tokens ({oov} OOV as <unk>), total log-prob {lp.sum():.4f} nats, "
-          f"{ev.message()}", file=sys.stdout if not args.tsv else sys.stderr)
+    per_char = f", {ev.bits_per_char:.4f} bits/char" if vocab.level == "char" else ""
+    print(f"{what}: {ev.tokens} tokens ({oov} OOV as <unk>), total log-prob {lp.sum():.4f} nats, "
+          f"{ev.message()}{per_char}", file=sys.stdout if not args.tsv else sys.stderr)
     return 0

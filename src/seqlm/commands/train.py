@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from seqlm.commands.corpus_args import add_corpus_args, has_corpus, spec_from_args, split_files
+from seqlm.commands.corpus_args import settings_from_args as corpus_settings
 from seqlm.errors import SeqlmError
 
 # flag dest -> config field name (model or training)
@@ -36,14 +38,14 @@ def register(sub) -> None:
     p = sub.add_parser("train", help="train an RNN/LSTM/GRU language model (truncated BPTT)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     a = p.add_argument
-    a("--data", help="corpus: a directory (PTB/WikiText layout), a text file, a registry name or 'synthetic'")
+    add_corpus_args(p)
     a("--out", help="run directory (checkpoint/, best/, metrics.jsonl)")
     a("--preset", help="named settings: zaremba-small, zaremba-medium, zaremba-large, cpu-fast, tiny")
     a("--config", help="TOML file of settings (field = value), applied after the preset")
     a("--resume", metavar="DIR", help="continue the run in DIR (a run directory or its checkpoint/)")
-    a("--seed", type=int, default=None, help="the one seed (default 0)")
+    a("--seed", type=int, default=None,
+      help="the one seed of the training run (default 0); it never changes the corpus")
     a("--device", default="auto", help="auto | cpu | cuda | mps")
-    a("--level", default=None, choices=("word", "char"), help="tokenisation (default: the corpus's)")
     a("--no-progress", action="store_true", help="no progress bar")
     a("--deterministic", action="store_true",
       help="torch.use_deterministic_algorithms(True): bitwise repeatable CPU runs")
@@ -84,12 +86,6 @@ def register(sub) -> None:
     g.add_argument("--inject-nan-at-step", type=int, default=None, help=argparse.SUPPRESS)
     g.add_argument("--sleep-per-step", type=float, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
-
-
-def load_corpus(source: str, level: str | None = None, seed: int = 0):
-    """The corpus named by ``--data`` (see :func:`seqlm.data.load_corpus`)."""
-    from seqlm.data import load_corpus as _load
-    return _load(source, level=level, seed=seed)
 
 
 def read_toml(path: str) -> dict:
@@ -136,6 +132,7 @@ def settings_from_args(args) -> tuple[dict, dict, int]:
 def run(args) -> int:
     from pathlib import Path
 
+    from seqlm.data import load_corpus
     from seqlm.train import checkpoint as ckpt
     from seqlm.train.config import TrainConfig
     from seqlm.train.trainer import train
@@ -148,16 +145,23 @@ def run(args) -> int:
         if args.epochs is not None:
             train_dict["epochs"] = args.epochs
         seed = saved.get("seed", 0) if args.seed is None else args.seed
-        data = args.data or saved.get("data")
         out = Path(args.out) if args.out else (resume.parent if resume.name == "checkpoint" else resume)
+        # The run's own corpus, cut as it was, unless --data names another one with the
+        # same vocabulary (seqlm.train.run_corpus).
+        from seqlm.data.vocab import Vocabulary
+        from seqlm.train.run_corpus import corpus_for_run
+        corpus, note = corpus_for_run(saved, Vocabulary.load(resume / "vocab.json"), resume,
+                                      data=args.data, files=split_files(args),
+                                      settings=corpus_settings(args))
+        if note:
+            print(f"seqlm train: note: {note}", file=sys.stderr)
+        data = args.data or saved.get("data") or corpus.spec.label()
     else:
-        if not args.data or not args.out:
-            raise SeqlmError("--data and --out are required (or --resume DIR)")
+        if not has_corpus(args) or not args.out:
+            raise SeqlmError("--data (or --train/--valid/--test) and --out are required (or --resume DIR)")
         model_cfg, train_dict, seed = settings_from_args(args)
-        data, out = args.data, Path(args.out)
-    if data is None:
-        raise SeqlmError("--data is required: the checkpoint does not record its corpus")
-    corpus = load_corpus(data, level=args.level, seed=seed)
+        corpus, out = load_corpus(spec_from_args(args)), Path(args.out)
+        data = corpus.spec.label()
     tc = TrainConfig(**train_dict)
     result = train(corpus, model_cfg, tc, out, seed=seed, device=args.device, resume=resume,
                    progress=not args.no_progress, deterministic=args.deterministic,

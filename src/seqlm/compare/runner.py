@@ -48,11 +48,7 @@ def stable_hash(obj, n: int = 12) -> str:
 
 
 def corpus_fingerprint(corpus) -> str:
-    h = hashlib.sha256()
-    h.update("\n".join(corpus.vocab.tokens).encode("utf-8"))
-    for split in (corpus.train, corpus.valid, corpus.test):
-        h.update(split.astype("<i8").tobytes())
-    return h.hexdigest()[:16]
+    return corpus.fingerprint  # seqlm.data.spec.fingerprint: vocabulary and id streams
 
 
 def environment(device: str) -> tuple[dict, dict]:
@@ -78,24 +74,41 @@ def environment(device: str) -> tuple[dict, dict]:
     return versions, machine
 
 
-def command_line(data: str, preset: str, out: str | Path, seed: int, device: str) -> str:
+def command_line(data, preset: str, out: str | Path, seed: int, device: str) -> str:
+    """The command that reruns a comparison (``data``: a source or a CorpusSpec)."""
     import shlex
-    return shlex.join(["seqlm", "compare", "--data", str(data), "--preset", preset,
+    from seqlm.data.spec import CorpusSpec
+    if not isinstance(data, CorpusSpec):
+        src = ["--data", str(data)]
+    elif data.type == "files" and not data.source.endswith(".toml"):
+        src = [a for s in ("train", "valid", "test") for a in (f"--{s}", data.files[s])]
+    else:
+        src = ["--data", data.source]
+    if isinstance(data, CorpusSpec):
+        for k, v in data.vocab_settings.items():
+            if v not in (None, False) and not (k == "min_freq" and v == 1):
+                src += [f"--{k.replace('_', '-')}"] + ([] if v is True else [str(v)])
+    return shlex.join(["seqlm", "compare", *src, "--preset", preset,
                        "--out", str(out), "--seed", str(seed), "--device", device])
 
 
-def load_data(source: str, config: dict, seed: int):
-    from seqlm.data import load_corpus
-    if source == "synthetic":
-        return load_corpus("synthetic", seed=seed, **config.get("synthetic", {}))
-    return load_corpus(source)
+def load_data(spec):
+    """The corpus of a comparison. The preset's ``synthetic`` options size the synthetic
+    corpus (see :func:`run_compare`), whose own seed comes from its name
+    (``synthetic:seed=N``), never from the comparison's ``--seed``."""
+    from seqlm.data.spec import load
+    return load(spec)
 
 
-def run_compare(out_dir: str | Path, data: str = "synthetic", preset: str = "quick", seed: int = 0,
+def run_compare(out_dir: str | Path, data="synthetic", preset: str = "quick", seed: int = 0,
                 device: str = "auto", stop_after: str | None = None, figures: bool = True,
-                threads: int | None = None, log=None) -> dict | None:
+                threads: int | None = None, log=None, corpus: dict | None = None) -> dict | None:
     """Run (or resume) the comparison into ``out_dir``; returns the results dict
     (``None`` when stopped early by ``stop_after``).
+
+    ``data`` is a source name or a :class:`~seqlm.data.spec.CorpusSpec`; ``corpus``
+    holds the corpus flags (``train``/``valid``/``test`` files, ``level``,
+    ``tokenizer``, ``lowercase``, ``max_vocab``, ``min_freq``).
 
     ``threads``: torch intra-op threads while it runs (restored after); ``None``
     takes the preset's (1 for tiny/quick: small recurrent models run fastest on one
@@ -104,7 +117,13 @@ def run_compare(out_dir: str | Path, data: str = "synthetic", preset: str = "qui
     """
     import torch
 
+    from seqlm.data.spec import CorpusSpec, corpus_spec
     config = get_preset(preset)
+    if not isinstance(data, CorpusSpec):
+        extra = config.get("synthetic", {}) if str(data).startswith("synthetic") else {}
+        files = {k: (corpus or {}).get(k) for k in ("train", "valid", "test")}
+        settings = {k: v for k, v in (corpus or {}).items() if k not in files}
+        data = corpus_spec(None if any(files.values()) else data, **files, **settings, **extra)
     threads = config.get("threads") if threads is None else threads
     before = torch.get_num_threads()
     if threads:
@@ -124,7 +143,8 @@ def _run(out_dir, data, preset, config, seed, device, stop_after, figures, log) 
     if out.exists() and not out.is_dir():
         raise SeqlmError(f"{out}: exists and is not a directory")
     t_start = time.perf_counter()
-    corpus = load_data(data, config, seed)
+    spec, corpus = data, load_data(data)
+    data = spec.source  # as the user named it
     fingerprint = corpus_fingerprint(corpus)
     oracle = {s: corpus.oracle_ppl(s) for s in ("valid", "test")}
     info = corpus.info()
@@ -180,7 +200,7 @@ def _run(out_dir, data, preset, config, seed, device, stop_after, figures, log) 
     versions, machine = environment(device)
     results = {
         "schema_version": SCHEMA_VERSION, "kind": "seqlm-compare-results",
-        "command": command_line(data, preset, out, seed, device),
+        "command": command_line(spec, preset, out, seed, device),
         "data": {"source": data, "fingerprint": fingerprint, **info},
         "preset": preset, "seed": seed, "config": full_config, "config_hash": stable_hash(full_config),
         "versions": versions, "machine": machine, "eval_mode": "sentence",

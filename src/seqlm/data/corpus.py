@@ -1,11 +1,13 @@
 """Corpora: a frozen vocabulary plus train/valid/test id streams.
 
-``load_corpus(source)`` accepts a directory (PTB or WikiText layout), a
-single UTF-8 text file (split contiguously), a registry name (``ptb``,
+``load_corpus(source)`` accepts a directory (``[PREFIX.]train.txt`` and its
+siblings, PTB and WikiText names included: :mod:`seqlm.data.layout`), a
+single UTF-8 text file (split contiguously), explicit ``train=``/``valid=``/
+``test=`` files, a ``.toml`` corpus file, a registry name (``ptb``,
 ``wikitext-2``, ``tiny-shakespeare``) or ``synthetic`` (the built-in corpus
 with a known oracle perplexity). The vocabulary is built from the training
-split only; valid/test tokens outside it become ``<unk>`` and are counted as
-OOV.
+split only, with the tokenizer and limits asked for (:mod:`seqlm.data.spec`);
+valid/test tokens outside it become ``<unk>`` and are counted as OOV.
 """
 from __future__ import annotations
 
@@ -14,18 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from seqlm.data.vocab import Vocabulary, tokenize_line
+from seqlm.data.layout import SPLITS, find_split_files
+from seqlm.data.tokenize import Tokenizer
+from seqlm.data.vocab import Vocabulary
 from seqlm.errors import SeqlmError
 from seqlm.metrics import summarize
 
-SPLITS = ("train", "valid", "test")
-
-# File names per split, in the order they are tried.
-LAYOUTS = {
-    "ptb": {s: f"ptb.{s}.txt" for s in SPLITS},
-    "plain": {s: f"{s}.txt" for s in SPLITS},
-    "wikitext": {s: f"wiki.{s}.tokens" for s in SPLITS},
-}
+__all__ = ["Corpus", "SPLITS", "find_split_files", "read_lines", "corpus_from_lines",
+           "corpus_from_directory", "corpus_from_file", "split_contiguous", "load_corpus"]
 
 
 @dataclass
@@ -45,6 +43,8 @@ class Corpus:
     oracle_logprobs: dict | None = None
     # Provenance (e.g. the synthetic generator's seed and config).
     meta: dict = field(default_factory=dict)
+    # What it was loaded from and how it was cut (a seqlm.data.spec.CorpusSpec), when known.
+    spec: object = None
 
     @property
     def level(self) -> str:
@@ -60,9 +60,28 @@ class Corpus:
             return None
         return summarize(self.oracle_logprobs[split], "sentence").ppl
 
+    @property
+    def fingerprint(self) -> str:
+        """Vocabulary and id streams hashed (see :func:`seqlm.data.spec.fingerprint`)."""
+        if "_fingerprint" not in self.__dict__:
+            from seqlm.data.spec import fingerprint
+            self.__dict__["_fingerprint"] = fingerprint(self)
+        return self.__dict__["_fingerprint"]
+
+    def record(self) -> dict:
+        """The spec with what loading it gave (fingerprint, sizes): what a checkpoint
+        stores to find, and check, its corpus again."""
+        d = self.spec.to_dict() if self.spec is not None else {"source": self.name}
+        d.update(fingerprint=self.fingerprint, vocab_size=len(self.vocab),
+                 tokens={s: int(self.split(s).size) for s in SPLITS})
+        return d
+
     def info(self) -> dict:
         """The statistics ``seqlm data info`` prints."""
-        d = {"name": self.name, "level": self.level, "vocab_size": len(self.vocab)}
+        tok = self.vocab.tokenizer
+        d = {"name": self.name, "level": self.level, "tokenizer": tok.kind, "lowercase": tok.lowercase,
+             "min_freq": self.vocab.min_freq, "max_vocab": self.vocab.max_size,
+             "vocab_size": len(self.vocab)}
         for s in SPLITS:
             n = int(self.split(s).size)
             d[f"{s}_tokens"] = n
@@ -106,43 +125,25 @@ def read_lines(path: str | Path) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
-def _count_oov(lines: list[str], vocab: Vocabulary) -> int:
-    return sum(1 for line in lines for t in tokenize_line(line, vocab.level) if t not in vocab)
-
-
 def corpus_from_lines(split_lines: dict[str, list[str]], name: str, level: str = "word",
-                      min_freq: int = 1, max_size: int | None = None) -> Corpus:
-    """Build the vocabulary from ``train`` and encode all three splits."""
-    vocab = Vocabulary.build(split_lines["train"], level, min_freq=min_freq, max_size=max_size)
+                      min_freq: int = 1, max_size: int | None = None, tokenizer: str | None = None,
+                      lowercase: bool = False) -> Corpus:
+    """Build the vocabulary from ``train`` and encode all three splits. ``tokenizer``
+    is ``whitespace`` (None) or ``words`` at word level (see :mod:`seqlm.data.tokenize`)."""
+    tok = Tokenizer.for_level(level, tokenizer, lowercase)
+    vocab = Vocabulary.build(split_lines["train"], level, min_freq=min_freq, max_size=max_size,
+                             tokenizer=tok)
     arrays = {s: vocab.encode_lines(split_lines[s]) for s in SPLITS}
     chars = {s: sum(len(line) + 1 for line in split_lines[s]) for s in SPLITS}
-    oov = {s: _count_oov(split_lines[s], vocab) for s in SPLITS}
+    oov = {s: vocab.count_oov(split_lines[s]) for s in SPLITS}
     return Corpus(vocab, arrays["train"], arrays["valid"], arrays["test"], name=name,
                   chars=chars, oov=oov)
 
 
-def find_split_files(directory: str | Path) -> dict[str, Path]:
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise SeqlmError(f"{directory}: directory not found")
-    for layout in LAYOUTS.values():
-        files = {s: directory / f for s, f in layout.items()}
-        if files["train"].exists():
-            missing = [str(p) for p in files.values() if not p.exists()]
-            if missing:
-                raise SeqlmError(f"{directory}: missing split file {missing[0]}")
-            return files
-    names = ", ".join(layout["train"] for layout in LAYOUTS.values())
-    raise SeqlmError(f"{directory}: no training file found (looked for {names})")
-
-
 def corpus_from_directory(directory: str | Path, level: str = "word", min_freq: int = 1,
-                          max_size: int | None = None) -> Corpus:
-    """A directory in PTB (``ptb.train.txt``), plain (``train.txt``) or WikiText
-    (``wiki.train.tokens``) layout."""
-    files = find_split_files(directory)
-    lines = {s: read_lines(p) for s, p in files.items()}
-    return corpus_from_lines(lines, Path(directory).name or str(directory), level, min_freq, max_size)
+                          max_size: int | None = None, **settings) -> Corpus:
+    """A folder of ``[PREFIX.]SPLIT.EXT`` files (see :mod:`seqlm.data.layout`)."""
+    return load_corpus(Path(directory), level=level, min_freq=min_freq, max_vocab=max_size, **settings)
 
 
 def split_contiguous(lines: list[str], fractions=(0.9, 0.05, 0.05), where: str = "text"
@@ -163,51 +164,42 @@ def split_contiguous(lines: list[str], fractions=(0.9, 0.05, 0.05), where: str =
 
 
 def corpus_from_file(path: str | Path, level: str = "word", split=(0.9, 0.05, 0.05),
-                     min_freq: int = 1, max_size: int | None = None, name: str | None = None
-                     ) -> Corpus:
+                     min_freq: int = 1, max_size: int | None = None, name: str | None = None,
+                     **settings) -> Corpus:
     """One raw UTF-8 text file, split contiguously by lines (90/5/5 by default)."""
-    lines = read_lines(path)
-    parts = split_contiguous(lines, split, str(path))
-    return corpus_from_lines(parts, name or Path(path).stem, level, min_freq, max_size)
+    c = load_corpus(Path(path), level=level, split=split, min_freq=min_freq, max_vocab=max_size,
+                    **settings)
+    c.name = name or c.name
+    return c
 
 
-def load_corpus(source: str | Path, level: str | None = None, seed: int = 0,
-                split=(0.9, 0.05, 0.05), min_freq: int = 1, max_size: int | None = None,
-                root: str | Path | None = None, **synthetic_kwargs) -> Corpus:
-    """A corpus from a directory, a text file, a registry name or ``"synthetic"``.
+def load_corpus(source=None, level: str | None = None, seed: int | None = None,
+                split=None, min_freq: int | None = None, max_size: int | None = None,
+                root: str | Path | None = None, *, tokenizer: str | None = None,
+                lowercase: bool | None = None, max_vocab: int | None = None,
+                train=None, valid=None, test=None, **synthetic_kwargs) -> Corpus:
+    """A corpus from a directory, a text file, explicit split files, a ``.toml``
+    corpus file, a registry name or ``"synthetic"`` (``"synthetic:seed=3"``), or a
+    :class:`~seqlm.data.spec.CorpusSpec` / its dictionary (a checkpoint's record).
 
     ``level`` is ``"word"`` or ``"char"``; ``None`` means the source's default
-    (word, except ``tiny-shakespeare``: char). ``seed`` and ``synthetic_kwargs``
+    (word, except ``tiny-shakespeare``: char). ``tokenizer`` (``whitespace`` or
+    ``words``), ``lowercase``, ``max_vocab`` (alias ``max_size``) and
+    ``min_freq`` shape the vocabulary. ``seed`` and ``synthetic_kwargs``
     (fields of :class:`~seqlm.data.synthetic.SyntheticConfig`) apply to the
     synthetic corpus only; ``split`` to single files; ``root`` overrides
     ``$SEQLM_DATA`` for registry names.
     """
-    from seqlm.data import registry
+    from seqlm.data import spec as specs
 
-    source = str(source)
-    if synthetic_kwargs and source != "synthetic":
-        raise SeqlmError(f"options {sorted(synthetic_kwargs)} apply only to the synthetic corpus")
-    if source == "synthetic":
-        if level not in (None, "word"):
-            raise SeqlmError("the synthetic corpus is word level (its oracle is over words)")
-        from seqlm.data.synthetic import synthetic_corpus
-        return synthetic_corpus(seed, **synthetic_kwargs)
-    path = Path(source).expanduser()
-    if path.is_dir():
-        return corpus_from_directory(path, level or "word", min_freq, max_size)
-    if path.is_file():
-        return corpus_from_file(path, level or "word", split, min_freq, max_size)
-    if source in registry.REGISTRY:
-        ds = registry.get(source)
-        directory = registry.locate(source, root)
-        if ds.single_file:
-            c = corpus_from_file(directory / ds.files[0], level or ds.level, split, min_freq,
-                                 max_size, name=ds.name)
-        else:
-            c = corpus_from_directory(directory, level or ds.level, min_freq, max_size)
-            c.name = ds.name
-        return c
-    if path.suffix or "/" in source or source.startswith("."):
-        raise SeqlmError(f"{source}: no such file or directory")
-    registry.get(source)  # raises: unknown dataset name, listing the known ones
-    raise AssertionError("unreachable")  # pragma: no cover
+    if isinstance(source, dict):
+        source = specs.CorpusSpec.from_dict(source)
+    if isinstance(source, specs.CorpusSpec):
+        return specs.load(source, root)
+    if max_size is not None and max_vocab is not None and max_size != max_vocab:
+        raise SeqlmError("give max_vocab or max_size, not both")
+    spec = specs.corpus_spec(source, train=train, valid=valid, test=test, level=level,
+                             tokenizer=tokenizer, lowercase=lowercase,
+                             max_vocab=max_vocab if max_vocab is not None else max_size,
+                             min_freq=min_freq, split=split, seed=seed, root=root, **synthetic_kwargs)
+    return specs.load(spec, root)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqlm.data.vocab import Vocabulary, tokenize_line
+from seqlm.data.vocab import Vocabulary
 from seqlm.errors import SeqlmError
 
 
@@ -40,7 +40,7 @@ def encode_prompt(vocab: Vocabulary, text: str) -> tuple[list[int], list[str]]:
     ids: list[int] = []
     oov: list[str] = []
     for i, line in enumerate(lines):
-        toks = tokenize_line(line, vocab.level)
+        toks = vocab.tokenize(line)
         oov.extend(t for t in toks if t not in vocab)
         ids.extend(int(x) for x in vocab.encode(toks))
         if i < len(lines) - 1:

@@ -86,6 +86,9 @@ class Trainer:
                  data_source: str | None = None,
                  step_hook: Callable[[int, torch.Tensor], None] | None = None):
         self.data_source = data_source
+        # What the checkpoints record of the corpus (spec and fingerprint): eval, score and
+        # generate find it again without --data (seqlm.train.run_corpus).
+        self.corpus_record = corpus.record() if hasattr(corpus, "record") else None
         self.step_hook = step_hook  # called with (step, loss) before backward; for tests/analysis
         self.corpus, self.cfg, self.seed = corpus, train_config, seed
         self.out = Path(out_dir)
@@ -173,7 +176,8 @@ class Trainer:
         if self.dist.is_main:
             ckpt.save_checkpoint(self.out / name, self.raw_model, self.corpus.vocab,
                                  train_config=self.cfg.to_dict(), trainer_state=trainer_state,
-                                 extra={"seed": self.seed, "data": self.data_source})
+                                 extra={"seed": self.seed, "data": self.data_source,
+                                        "corpus": self.corpus_record})
         if self.dist.enabled:
             import torch.distributed as dist
             dist.barrier()

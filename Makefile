@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip
 # only asks for a range (see pyproject.toml).
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test venv dev bench clean
+.PHONY: demo test venv dev bench tikz clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ bench: $(VENV)/.dev-installed
 	$(PY) benchmarks/cells.py --quick
 	$(PY) benchmarks/ngram.py
 	$(PY) benchmarks/ptb_lm.py --quick
+
+# Re-render Figures 5.1, 5.3, 5.4 (PDF, PNG, SVG + renders.json) into the package after
+# editing a TikZ source: pdflatex, pdftoppm and pdftocairo (TeX Live, poppler-utils).
+tikz: $(VENV)/.installed
+	$(PY) -c "from seqlm.figures.tikz import render_package; print(render_package())"
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

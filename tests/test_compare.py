@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -102,16 +101,16 @@ def test_every_artifact_is_written(run):
         check_pdf(figs / f"{stem}.pdf")
         check_png(figs / f"{stem}.png")
     for stem in ("fig5_1_rnn_unrolled", "fig5_3_lstm_cell", "fig5_4_gru_cell"):
-        assert (figs / f"{stem}.tex").exists()
-        if shutil.which("pdflatex"):
-            check_pdf(figs / f"{stem}.pdf")
-            check_png(figs / f"{stem}.png")
+        assert (figs / f"{stem}.tex").exists()   # compiled here, or the shipped renders
+        check_pdf(figs / f"{stem}.pdf")
+        check_png(figs / f"{stem}.png")
     for name in ("ffnn", "rnn", "lstm", "gru"):
         assert (out / "models" / name / "best" / "config.json").exists()
         assert (out / "models" / name / "metrics.jsonl").exists()
     html = (out / "report.html").read_text()
-    # Figures 5.1-5.6 and the LSTM's gates (seqlm inspect on one test sentence)
-    assert html.count("data:image/png;base64,") == (7 if shutil.which("pdflatex") else 4)
+    # Figures 5.1-5.6 (5.1, 5.3, 5.4 compiled here or the shipped renders) and the LSTM's gates
+    # (seqlm inspect on one test sentence)
+    assert html.count("data:image/png;base64,") == 7 and "not available" not in html
     assert "Inside the LSTM" in html and 'href="inspect/inspect.html"' in html
     ins = json.loads((out / "inspect" / "inspect.json").read_text())
     assert ins["model"]["cell"] == "lstm" and 10 <= ins["text"]["tokens"] <= 20

@@ -1,6 +1,7 @@
 """Figures 5.1–5.6: the TikZ sources compile, the plots are real images of sensible size."""
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -16,7 +17,8 @@ from seqlm.compare.example import example_results
 from seqlm.errors import SeqlmError
 from seqlm.figures import STEMS, make_figures
 from seqlm.figures.plots import plot_perplexity, plot_training_curves
-from seqlm.figures.tikz import TIKZ_FIGURES, tikz_source, write_tikz_figures
+from seqlm.figures.tikz import (MANIFEST, PNG_DPI, TIKZ_FIGURES, compile_tex, read_manifest,
+                                renders_dir, source_sha256, tikz_source, write_tikz_figures)
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -72,26 +74,77 @@ def test_tikz_sources_are_standalone_and_use_the_seed_notation(stem):
 def test_tikz_compile_to_pdf_and_png(tmp_path):
     require_tool("pdflatex")
     require_tool("pdftoppm")
+    require_tool("pdftocairo")
     out = write_tikz_figures(tmp_path)
-    assert out.compiled
+    assert out.compiled and not out.shipped
     for stem in TIKZ_FIGURES:
         files = {p.suffix: p for p in out.files[stem]}
-        assert set(files) == {".tex", ".pdf", ".png"}
+        assert set(files) == {".tex", ".pdf", ".png", ".svg"}
+        assert b"<svg" in files[".svg"].read_bytes()[:500]
         check_pdf(files[".pdf"])
         check_png(files[".png"], min_px=800)   # 200 dpi: a diagram several inches wide
     assert not list(tmp_path.glob("*.aux")) and not list(tmp_path.glob("*.log"))  # built elsewhere
 
 
-def test_without_tex_the_sources_are_written_with_instructions(tmp_path):
-    env = dict(os.environ, PATH=os.path.dirname(sys.executable))   # no pdflatex on PATH
-    proc = subprocess.run([sys.executable, "-m", "seqlm", "figures", "--out", str(tmp_path),
+def no_tex_path(tmp_path: Path) -> str:
+    """A PATH with this Python and none of TeX, poppler or Chromium: a machine without them."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "python").symlink_to(sys.executable)
+    return str(bin_dir)
+
+
+def test_without_tex_the_shipped_renders_are_used(tmp_path):
+    env = dict(os.environ, PATH=no_tex_path(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "seqlm", "figures", "--out", str(tmp_path / "f"),
                            "--no-gradients"], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     for stem in TIKZ_FIGURES:
-        assert (tmp_path / f"{stem}.tex").read_text() == tikz_source(stem)
-        assert not (tmp_path / f"{stem}.pdf").exists()
-    assert "pdflatex not found" in proc.stderr and "pdflatex fig5_3_lstm_cell.tex" in proc.stderr
+        assert (tmp_path / "f" / f"{stem}.tex").read_text() == tikz_source(stem)
+        for ext in ("pdf", "png", "svg"):   # byte for byte the package's renders
+            assert (tmp_path / "f" / f"{stem}.{ext}").read_bytes() == \
+                (renders_dir() / f"{stem}.{ext}").read_bytes()
+        check_png(tmp_path / "f" / f"{stem}.png", min_px=800)
+    assert "pdflatex not found" in proc.stderr and "shipped with seqlm" in proc.stderr
+    for n in ("5.1", "5.3", "5.4"):
+        assert f"Figure {n}: " in proc.stdout and f"Figure {n}: (skipped" not in proc.stdout
     assert "Figure 5.5: (skipped" in proc.stdout
+
+
+def test_shipped_renders_were_made_from_the_current_sources():
+    """`make tikz` after editing a TikZ source: the manifest holds each source's hash."""
+    m = read_manifest()
+    assert m.get("kind") == "seqlm.tikz_renders" and m["png_dpi"] == PNG_DPI
+    assert set(m["figures"]) == set(TIKZ_FIGURES)
+    for stem, entry in m["figures"].items():
+        assert entry["source_sha256"] == source_sha256(stem), f"{stem}: run `make tikz`"
+        for ext in ("pdf", "png", "svg"):
+            data = (renders_dir() / f"{stem}.{ext}").read_bytes()
+            assert hashlib.sha256(data).hexdigest() == entry["files"][ext], f"{stem}.{ext} changed"
+        check_pdf(renders_dir() / f"{stem}.pdf")
+        assert b"<svg" in (renders_dir() / f"{stem}.svg").read_bytes()[:500]
+    assert (renders_dir() / MANIFEST).is_file()
+
+
+@pytest.mark.parametrize("stem", list(TIKZ_FIGURES))
+def test_shipped_renders_match_a_fresh_compile(tmp_path, stem):
+    """Where TeX is installed (CI): recompiling the source gives the shipped picture. PDFs
+    carry dates and tool versions, so the pixels of the PNGs are compared."""
+    import matplotlib.image as mpimg
+    import numpy as np
+    require_tool("pdflatex")
+    require_tool("pdftoppm")
+    tex = tmp_path / f"{stem}.tex"
+    tex.write_text(tikz_source(stem), encoding="utf-8")
+    compile_tex(tex, tmp_path / "out", svg=False)
+    fresh = mpimg.imread(tmp_path / "out" / f"{stem}.png")[..., :3]
+    shipped = mpimg.imread(renders_dir() / f"{stem}.png")[..., :3]
+    assert abs(fresh.shape[0] - shipped.shape[0]) <= 2 and abs(fresh.shape[1] - shipped.shape[1]) <= 2, \
+        (fresh.shape, shipped.shape)
+    h, w = min(fresh.shape[0], shipped.shape[0]), min(fresh.shape[1], shipped.shape[1])
+    diff = np.abs(fresh[:h, :w] - shipped[:h, :w]).max(axis=-1)
+    # antialiasing may differ between poppler versions; a changed figure moves whole strokes
+    assert (diff > 0.25).mean() < 0.002, f"{stem}: the shipped render differs; run `make tikz`"
 
 
 # ------------------------------------------------------------------ matplotlib

@@ -77,3 +77,21 @@ def test_html_renders_in_headless_chromium(report_dir, tmp_path):
     assert png_size(shot) == (1200, 1600)
     assert shot.stat().st_size > 20_000        # text, a table and figures, not a blank page
     assert png_colours(shot) > 1
+
+
+def test_without_tex_the_report_has_all_six_figures(tmp_path, monkeypatch):
+    """A newcomer's machine: no TeX, no poppler, no Chromium on PATH."""
+    from test_figures import no_tex_path
+    from seqlm.figures import STEMS
+    monkeypatch.setenv("PATH", no_tex_path(tmp_path))
+    figs = make_figures(tmp_path / "figures", example_results(),
+                        gradient_kwargs={"length": 20, "hidden": 8, "input_size": 4, "n_seqs": 4},
+                        log=lambda m: None)
+    write_report(tmp_path, example_results(), figs)
+    assert sorted(p.stem for p in (tmp_path / "figures").glob("*.png")) == sorted(STEMS.values())
+    for f in figs:
+        assert f.note == "" and f.file("png") is not None, (f.number, f.note)
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 6
+    for name in ("report.html", "report.md"):
+        assert "not available" not in (tmp_path / name).read_text(encoding="utf-8")

@@ -269,3 +269,36 @@ def test_a_signal_during_training_does_not_finish_the_stage(tmp_path):
         done.set()
         sender.join()
     assert (tmp_path / "lstm" / "checkpoint" / "config.json").exists()
+
+
+def test_raw_text_gets_words_and_a_vocabulary_cap_and_prints_the_oov_rate(tmp_path):
+    """`seqlm compare --data FILE.txt`: a raw text is cut into words and punctuation, the
+    vocabulary capped (here with --max-vocab, as a user would pass a smaller one), and the
+    run's checkpoints remember that corpus for `seqlm eval`."""
+    from seqlm.compare.presets import RAW_TEXT_VOCAB, fit_to_corpus, get_preset
+    from seqlm.compare.runner import compare_spec
+    from seqlm.data import load_corpus
+    text = tmp_path / "Book.txt"
+    words = ["Alice", "said", "the", "Queen", "cat", "Hatter", "tea", "time", "Why", "no", "yes"]
+    lines = [f"{words[i % 11]} {words[(3 * i) % 11].lower()}, {words[(5 * i) % 11]}{'.!?'[i % 3]}"
+             for i in range(400)]
+    text.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    spec = compare_spec(str(text), get_preset("quick"))
+    assert (spec.tokenizer, spec.max_vocab) == (RAW_TEXT_VOCAB["tokenizer"], RAW_TEXT_VOCAB["max_vocab"])
+    assert compare_spec(str(text), get_preset("quick"), {"tokenizer": "whitespace"}).max_vocab is None
+    assert compare_spec("synthetic", get_preset("quick")).tokenizer is None
+    fitted = fit_to_corpus(get_preset("quick"), "quick", 250_000, synthetic=False)
+    assert {s["train"]["epochs"] for s in fitted["neural"].values()} == {4} and fitted["threads"] == 0
+    assert fit_to_corpus(get_preset("quick"), "quick", 250_000, synthetic=True) == get_preset("quick")
+    r = compare(tmp_path / "run", "--data", str(text), "--max-vocab", "12", "--stop-after", "ffnn")
+    assert r.returncode == 0, r.stderr
+    assert "words and punctuation (Unicode), the 12 most frequent; OOV rate" in r.stderr
+    ffnn = tmp_path / "run" / "models" / "ffnn" / "best"
+    config = json.loads((ffnn / "config.json").read_text())
+    assert (config["corpus"]["tokenizer"], config["corpus"]["max_vocab"]) == ("words", 12)
+    c = load_corpus(config["corpus"])
+    assert len(c.vocab) == 12 and c.fingerprint == config["corpus"]["fingerprint"]
+    e = subprocess.run([sys.executable, "-m", "seqlm", "eval", "--checkpoint", str(ffnn), "--json"],
+                       capture_output=True, text=True, timeout=240)
+    assert e.returncode == 0, e.stderr
+    assert json.loads(e.stdout)["fingerprint"] == c.fingerprint

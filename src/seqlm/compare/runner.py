@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from seqlm.compare.presets import NEURAL_ORDER, get_preset
+from seqlm.compare.presets import NEURAL_ORDER, RAW_TEXT_VOCAB, fit_to_corpus, get_preset
 from seqlm.compare.results import (RESULTS_SCHEMA, SCHEMA_VERSION, results_csv,
                                    results_markdown, validate)
 from seqlm.errors import SeqlmError
@@ -100,6 +100,23 @@ def load_data(spec):
     return load(spec)
 
 
+def compare_spec(data, config: dict, corpus: dict | None = None):
+    """The :class:`~seqlm.data.spec.CorpusSpec` of a comparison. Raw text (not
+    pre-tokenised, and no ``tokenizer``/``max_vocab`` given) gets
+    :data:`~seqlm.compare.presets.RAW_TEXT_VOCAB`: words and punctuation, 10,000 kept."""
+    from seqlm.data.spec import CorpusSpec, corpus_spec
+    if isinstance(data, CorpusSpec):
+        return data
+    extra = config.get("synthetic", {}) if str(data).startswith("synthetic") else {}
+    files = {k: (corpus or {}).get(k) for k in ("train", "valid", "test")}
+    settings = {k: v for k, v in (corpus or {}).items() if k not in files}
+    spec = corpus_spec(None if any(files.values()) else data, **files, **settings, **extra)
+    if (spec.type != "synthetic" and not spec.pretokenised and spec.tokenizer is None
+            and spec.max_vocab is None and (spec.level or "word") == "word"):
+        spec = spec.with_settings(**RAW_TEXT_VOCAB)
+    return spec
+
+
 def run_compare(out_dir: str | Path, data="synthetic", preset: str = "quick", seed: int = 0,
                 device: str = "auto", stop_after: str | None = None, figures: bool = True,
                 threads: int | None = None, log=None, corpus: dict | None = None) -> dict | None:
@@ -117,13 +134,9 @@ def run_compare(out_dir: str | Path, data="synthetic", preset: str = "quick", se
     """
     import torch
 
-    from seqlm.data.spec import CorpusSpec, corpus_spec
     config = get_preset(preset)
-    if not isinstance(data, CorpusSpec):
-        extra = config.get("synthetic", {}) if str(data).startswith("synthetic") else {}
-        files = {k: (corpus or {}).get(k) for k in ("train", "valid", "test")}
-        settings = {k: v for k, v in (corpus or {}).items() if k not in files}
-        data = corpus_spec(None if any(files.values()) else data, **files, **settings, **extra)
+    data = compare_spec(data, config, corpus)
+    config = fit_to_corpus(config, preset, None, data.type == "synthetic")
     threads = config.get("threads") if threads is None else threads
     before = torch.get_num_threads()
     if threads:
@@ -145,12 +158,18 @@ def _run(out_dir, data, preset, config, seed, device, stop_after, figures, log) 
     t_start = time.perf_counter()
     spec, corpus = data, load_data(data)
     data = spec.source  # as the user named it
+    config = fit_to_corpus(config, preset, int(corpus.train.size), spec.type == "synthetic")
     fingerprint = corpus_fingerprint(corpus)
     oracle = {s: corpus.oracle_ppl(s) for s in ("valid", "test")}
     info = corpus.info()
-    log(f"seqlm compare: {info['name']} ({info['vocab_size']} words, {info['train_tokens']:,} train / "
-        f"{info['valid_tokens']:,} valid / {info['test_tokens']:,} test tokens), preset {preset}, "
-        f"seed {seed} -> {out}")
+    log(f"seqlm compare: {info['name']} ({info['vocab_size']:,} {spec.level or 'word'}s, "
+        f"{info['train_tokens']:,} train / {info['valid_tokens']:,} valid / {info['test_tokens']:,} "
+        f"test tokens), preset {preset}, seed {seed} -> {out}")
+    if spec.type != "synthetic":
+        log(f"  vocabulary: {corpus.vocab.tokenizer.describe()}"
+            + (f", the {len(corpus.vocab):,} most frequent" if spec.max_vocab else "")
+            + f"; OOV rate {100 * info['valid_oov_rate']:.2f}% valid, "
+            f"{100 * info['test_oov_rate']:.2f}% test (seqlm data info shows the other choices)")
     common = {"data": data, "fingerprint": fingerprint, "seed": seed, "format": STAGE_FORMAT}
     full_config = {"data": data, "preset": preset, "seed": seed, **config}
     (out / "stages").mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from seqlm.data.batching import sentences
-from seqlm.data.vocab import EOS, EOS_ID, tokenize_line
+from seqlm.data.vocab import EOS, EOS_ID
 from seqlm.errors import SeqlmError
 from seqlm.nn.cells import GATE_NAMES
 
@@ -120,7 +120,7 @@ def encode_text(vocab, text: str) -> tuple[np.ndarray, list[str], list[str]]:
         lines.pop()
     toks: list[str] = []
     for line in lines:
-        toks += tokenize_line(line, vocab.level) + [EOS]
+        toks += vocab.tokenize(line) + [EOS]   # cut as the vocabulary was built
     if not any(t != EOS for t in toks):
         raise SeqlmError("the text is empty: nothing to inspect")
     unknown = [t for t in toks if t != EOS and t not in vocab]

@@ -285,7 +285,8 @@ def test_raw_text_gets_words_and_a_vocabulary_cap_and_prints_the_oov_rate(tmp_pa
     text.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
     spec = compare_spec(str(text), get_preset("quick"))
     assert (spec.tokenizer, spec.max_vocab) == (RAW_TEXT_VOCAB["tokenizer"], RAW_TEXT_VOCAB["max_vocab"])
-    assert compare_spec(str(text), get_preset("quick"), {"tokenizer": "whitespace"}).max_vocab is None
+    own = compare_spec(str(text), get_preset("quick"), {"tokenizer": "whitespace"})
+    assert (own.tokenizer, own.max_vocab) == ("whitespace", 10_000)   # each default has its own flag
     assert compare_spec("synthetic", get_preset("quick")).tokenizer is None
     fitted = fit_to_corpus(get_preset("quick"), "quick", 250_000, synthetic=False)
     assert {s["train"]["epochs"] for s in fitted["neural"].values()} == {4} and fitted["threads"] == 0

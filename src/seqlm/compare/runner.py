@@ -102,8 +102,8 @@ def load_data(spec):
 
 def compare_spec(data, config: dict, corpus: dict | None = None):
     """The :class:`~seqlm.data.spec.CorpusSpec` of a comparison. Raw text (not
-    pre-tokenised, and no ``tokenizer``/``max_vocab`` given) gets
-    :data:`~seqlm.compare.presets.RAW_TEXT_VOCAB`: words and punctuation, 10,000 kept."""
+    pre-tokenised, word level) gets :data:`~seqlm.compare.presets.RAW_TEXT_VOCAB`:
+    words and punctuation, 10,000 kept, each unless ``tokenizer``/``max_vocab`` is given."""
     from seqlm.data.spec import CorpusSpec, corpus_spec
     if isinstance(data, CorpusSpec):
         return data
@@ -111,9 +111,9 @@ def compare_spec(data, config: dict, corpus: dict | None = None):
     files = {k: (corpus or {}).get(k) for k in ("train", "valid", "test")}
     settings = {k: v for k, v in (corpus or {}).items() if k not in files}
     spec = corpus_spec(None if any(files.values()) else data, **files, **settings, **extra)
-    if (spec.type != "synthetic" and not spec.pretokenised and spec.tokenizer is None
-            and spec.max_vocab is None and (spec.level or "word") == "word"):
-        spec = spec.with_settings(**RAW_TEXT_VOCAB)
+    if spec.type != "synthetic" and not spec.pretokenised and (spec.level or "word") == "word":
+        # each default stands unless its own flag was given
+        spec = spec.with_settings(**{k: v for k, v in RAW_TEXT_VOCAB.items() if getattr(spec, k) is None})
     return spec
 
 

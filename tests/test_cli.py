@@ -44,3 +44,15 @@ def test_user_error_is_one_line_exit_2_and_debug_shows_traceback(tmp_path):
 def test_bad_flag_is_a_usage_error():
     r = seqlm_cli("data", "info", "synthetic", "--level", "byte")
     assert r.returncode == 2 and "invalid choice" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_no_help_text_shows_a_doubled_percent_sign():
+    """argparse expands %% in argument help but prints descriptions as written."""
+    import argparse
+
+    from seqlm.cli import COMMANDS, build_parser
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name in COMMANDS:
+        text = sub.choices[name].format_help()
+        assert "%%" not in text, name
+    assert "test error < 1%, guessing gives 75%" in " ".join(sub.choices["longlag"].format_help().split())

@@ -189,19 +189,13 @@ def write_heatmaps(doc: dict, out: Path) -> list[Path]:
 # ------------------------------------------------------------------ a held-out split
 def split_corpus(ck: Inspectable, data: str | None):
     """The corpus a split is read from: ``data``, or the one the checkpoint was trained
-    on (its config.json records the source and seed); its vocabulary must be the model's."""
-    from seqlm.data import load_corpus
+    on (its config.json records it: seqlm.train.run_corpus); its vocabulary must be the
+    model's."""
+    from seqlm.train.checkpoint import read_config
+    from seqlm.train.run_corpus import corpus_for_run
 
-    source = data or ck.data
-    if not source:
-        raise SeqlmError(f"{ck.path}: the checkpoint does not say which corpus it was trained on; "
-                         f"give one with --data")
-    kw = {"seed": ck.seed} if source == "synthetic" else {"level": ck.vocab.level}
-    corpus = load_corpus(source, **kw)
-    if corpus.vocab != ck.vocab:
-        raise SeqlmError(f"{ck.path}: the model's vocabulary differs from {source}'s "
-                         f"({ck.vocab.diff(corpus.vocab)}); give the training corpus with --data")
-    return corpus, source
+    corpus, _ = corpus_for_run(read_config(ck.path), ck.vocab, ck.path, data=data)
+    return corpus, data or corpus.spec.label()
 
 
 def inspect_split(checkpoints: list, split: str, out_dir: str | Path, data: str | None = None,

@@ -108,13 +108,21 @@ def test_every_artifact_is_written(run):
         assert (out / "models" / name / "best" / "config.json").exists()
         assert (out / "models" / name / "metrics.jsonl").exists()
     html = (out / "report.html").read_text()
-    # Figures 5.1-5.6 (5.1, 5.3, 5.4 compiled here or the shipped renders) and the LSTM's gates
-    # (seqlm inspect on one test sentence)
-    assert html.count("data:image/png;base64,") == 7 and "not available" not in html
+    # Figures 5.1-5.6 (5.1, 5.3, 5.4 compiled here or the shipped renders), the LSTM's gates
+    # (seqlm inspect on one test sentence) and the probe figure
+    assert html.count("data:image/png;base64,") == 8 and "not available" not in html
     assert "Inside the LSTM" in html and 'href="inspect/inspect.html"' in html
     ins = json.loads((out / "inspect" / "inspect.json").read_text())
     assert ins["model"]["cell"] == "lstm" and 10 <= ins["text"]["tokens"] <= 20
     check_png(out / "inspect" / "heatmap_layer1.png")
+    # the probes of the recurrent models (synthetic corpus): table, figure, files
+    probes = json.loads((out / "results.json").read_text())["probes"]
+    assert [(r["model"], r["feature"]) for r in probes["summary"]] == \
+        [(m, f) for m in ("rnn", "lstm", "gru")
+         for f in ("topic", "subject_number", "verb_number", "pending_verbs")]
+    assert "Probes: what the recurrent states hold" in html and "| lstm | verb_number |" in \
+        (out / "probes" / "probe.md").read_text()
+    check_png(out / "probes" / "probe_accuracy.png")
     # the CLI prints the table
     assert "| trigram |" in run["second"].stdout and "oracle" in run["second"].stdout
 

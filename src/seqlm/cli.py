@@ -18,7 +18,7 @@ from seqlm.errors import SeqlmError
 # The one place subcommands are registered, in the order --help lists them.
 COMMANDS = (
     "data", "ngram", "train", "eval", "score", "generate",
-    "gradients", "longlag", "bottleneck", "clipping", "inspect", "compare", "figures", "exercises",
+    "gradients", "longlag", "bottleneck", "clipping", "inspect", "probe", "compare", "figures", "exercises",
 )
 
 

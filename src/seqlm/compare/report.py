@@ -105,7 +105,38 @@ def _inspection_blocks(ins: dict | None) -> list[tuple]:
     ]
 
 
-def build_blocks(results: dict, figures: list, inspection: dict | None = None) -> list[tuple]:
+def _probe_blocks(results: dict, out_dir: Path | None) -> list[tuple]:
+    """The probe table (``seqlm.compare.probes.compare_probes``), on the synthetic corpus."""
+    probes = results.get("probes")
+    if not probes:
+        return []
+    from seqlm.analysis.probes import summary_table
+    s = probes["settings"]
+    header, rows = summary_table(probes["summary"])
+    png = out_dir / probes["figure"] if out_dir is not None else None
+    return [
+        ("h2", "Probes: what the recurrent states hold"),
+        ("p", f"A multinomial logistic regression per feature of the synthetic grammar, from h_t "
+              f"(and c_t for the LSTM) of each layer, fitted on the {s['fit_split']} split and "
+              f"scored on {s['eval_split']} ({s['eval_tokens']:,} tokens, {s['mode']} mode): the "
+              f"best layer and state per model and feature, against always answering the most "
+              f"frequent class (majority) and the same probe on the model before training "
+              f"(untrained). topic: the sentence's topic; subject_number: the number of the "
+              f"subject still waiting for its verb; verb_number: the number of a verb that may "
+              f"come next; pending_verbs: the verbs the sentence still owes (1 + open relative "
+              f"clauses). Attractors: the tokens where the last noun read has the other number "
+              f"(the dogs near the cat ...), where tracking the last noun is wrong. Best unit: "
+              f"the one unit that alone separates the classes best (its held-out accuracy, and "
+              f"the untrained model's best unit's). Made by seqlm probe (docs/probes.md)."),
+        ("table", header, rows),
+        *([("figure", "probes", "Held-out probe accuracy per feature: bars the trained models, "
+                                "diamonds the untrained control, black lines the majority baseline.",
+            png, "")] if png is not None and png.exists() else []),
+    ]
+
+
+def build_blocks(results: dict, figures: list, inspection: dict | None = None,
+                 out_dir: Path | None = None) -> list[tuple]:
     d = results["data"]
     header, rows = table_rows(results)
     v, m = results["versions"], results["machine"]
@@ -135,6 +166,7 @@ def build_blocks(results: dict, figures: list, inspection: dict | None = None) -
         png = f.file("png") if f.files else None
         blocks.append(("figure", f.number, f.caption, png, f.note))
     blocks += _inspection_blocks(inspection)
+    blocks += _probe_blocks(results, out_dir)
     blocks += [
         ("h2", "Conventions"),
         ("p", results["conventions"]),
@@ -229,7 +261,7 @@ def write_report(out_dir: str | Path, results: dict, figures: list,
                  inspection: dict | None = None) -> tuple[Path, Path]:
     """Write ``report.md`` and ``report.html`` into ``out_dir``; returns their paths."""
     out_dir = Path(out_dir)
-    blocks = build_blocks(results, figures, inspection)
+    blocks = build_blocks(results, figures, inspection, out_dir)
     md, page = out_dir / "report.md", out_dir / "report.html"
     write_text(md, render_markdown(blocks, out_dir))
     write_text(page, render_html(blocks))

@@ -76,6 +76,10 @@ RESULTS_SCHEMA: dict = {
         "conventions": {"type": "string"},
         "oracle_valid_ppl": _NUM_OR_NULL,
         "oracle_test_ppl": _NUM_OR_NULL,
+        # Only on the synthetic corpus: seqlm.compare.probes.compare_probes.
+        "probes": {"type": "object", "required": ["summary", "settings", "figure"],
+                   "properties": {"summary": {"type": "array", "items": {
+                       "type": "object", "required": ["model", "feature", "accuracy", "majority"]}}}},
         "total_seconds": _NUM,
         "stage_seconds": {"type": "object"},
         "models": {"type": "array", "minItems": 1, "items": MODEL_SCHEMA},

@@ -175,12 +175,14 @@ def _run(out_dir, data, preset, config, seed, device, stop_after, figures, log) 
     (out / "stages").mkdir(parents=True, exist_ok=True)
 
     rows: list[dict] = []
+    hashes: dict[str, str] = {}  # stage -> its hash (the probes are redone when a model is)
     stage_seconds: dict[str, float | None] = {}  # when each stage ran (maybe in an earlier run)
     n = len(stage_names)
     for k, name in enumerate(stage_names, 1):
         stage_cfg = config["ngrams"] if name == "ngram" else {**config["neural"][name],
                                                               "eval": config["eval"]}
         h = stable_hash({**common, "stage": name, "config": stage_cfg})
+        hashes[name] = h
         path = out / "stages" / f"{name}-{h}.json"
         if path.exists():
             try:
@@ -227,6 +229,9 @@ def _run(out_dir, data, preset, config, seed, device, stop_after, figures, log) 
         "oracle_valid_ppl": oracle["valid"], "oracle_test_ppl": oracle["test"],
         "models": rows, "stage_seconds": stage_seconds,
     }
+    from seqlm.compare.probes import compare_probes
+    if (probes := compare_probes(out, corpus, hashes, log)) is not None:  # synthetic corpus only
+        results["probes"] = probes
     _write_tables(out, results)
     from seqlm.figures import existing_figures, make_figures
     if figures:

@@ -298,8 +298,10 @@ class SyntheticSplit:
     n_sentences: int
 
 
-def _generate(grammar: Grammar, rng: np.random.Generator, n_tokens: int) -> SyntheticSplit:
-    """Whole sentences until at least ``n_tokens`` tokens."""
+def _generate(grammar: Grammar, rng: np.random.Generator, n_tokens: int,
+              states: list | None = None) -> SyntheticSplit:
+    """Whole sentences until at least ``n_tokens`` tokens. ``states``, if given, gets
+    the automaton state each token was drawn from (the draws are the same either way)."""
     index = {w: i for i, w in enumerate(grammar.words)}
     # Per state: (cdf list, word ids, log-probs, next states), built lazily.
     table: dict = {}
@@ -325,6 +327,8 @@ def _generate(grammar: Grammar, rng: np.random.Generator, n_tokens: int) -> Synt
             cdf, wids, wlps, nexts = entry
             j = min(bisect.bisect_right(cdf, u[k]), len(cdf) - 1)
             k += 1
+            if states is not None:
+                states.append(state)
             ids.append(wids[j])
             lps.append(wlps[j])
             state = nexts[j]

@@ -17,9 +17,8 @@ def register(sub) -> None:
     src.add_argument("--compare-run", metavar="DIR",
                      help="a seqlm compare run: probe its rnn, lstm and gru side by side")
     p.add_argument("--data", default=None,
-                   help="the corpus (default: the one the checkpoint or run was trained on)")
-    p.add_argument("--seed", type=int, default=None,
-                   help="the synthetic corpus's seed (default: the checkpoint's or run's)")
+                   help="the corpus, e.g. synthetic:seed=3 (default: the one the model was trained on, "
+                        "as its checkpoint records)")
     p.add_argument("--fit-split", choices=("train", "valid", "test"), default="valid")
     p.add_argument("--eval-split", choices=("train", "valid", "test"), default="test")
     p.add_argument("--mode", choices=("sentence", "stream"), default=None,
@@ -29,29 +28,17 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _corpus_for(args):
-    """The corpus and a description of where its spec came from."""
-    import json
-    from pathlib import Path
-
-    from seqlm.errors import SeqlmError
-
-    if args.compare_run:
-        path = Path(args.compare_run) / "results.json"
-        if not path.exists():
-            raise SeqlmError(f"{args.compare_run}: no results.json (not a finished seqlm compare run)")
-        res = json.loads(path.read_text(encoding="utf-8"))
-        from seqlm.compare.runner import load_data
-        return load_data(args.data or res["data"]["source"], res.get("config", {}),
-                         res.get("seed", 0) if args.seed is None else args.seed)
+def _corpus_for(path, data: str | None):
+    """The corpus the model at ``path`` was trained on (its config.json records it), or
+    ``data``; its vocabulary must be the model's (``seqlm.train.run_corpus``)."""
+    from seqlm.data.vocab import Vocabulary
     from seqlm.train.checkpoint import read_config, resolve
-    cfg = read_config(resolve(args.checkpoint, "best"))
-    data = args.data or cfg.get("data")
-    if not data:
-        raise SeqlmError(f"{args.checkpoint}: the checkpoint does not say which corpus it was trained "
-                         f"on; give --data")
-    from seqlm.data import load_corpus
-    return load_corpus(data, seed=cfg.get("seed", 0) if args.seed is None else args.seed)
+    from seqlm.train.run_corpus import corpus_for_run
+
+    where = resolve(path, "best")
+    corpus, note = corpus_for_run(read_config(where), Vocabulary.load(where / "vocab.json"), where,
+                                  data=data)
+    return corpus, note
 
 
 def run(args) -> int:
@@ -80,13 +67,15 @@ def run(args) -> int:
             raise SeqlmError(f"{args.checkpoint}: probes need a recurrent model (rnn, lstm, gru), "
                              f"not {cell or 'a feed-forward LM'}")
         paths = {cell: Path(args.checkpoint)}
-    corpus = _corpus_for(args)
+    corpus, note = _corpus_for(next(iter(paths.values())), args.data)
+    if note:
+        print(note, file=sys.stderr)
     results = probe_checkpoints(paths, corpus, control=not args.no_control, fit_split=args.fit_split,
                                 eval_split=args.eval_split, mode=args.mode,
                                 log=lambda m: print(m, file=sys.stderr, flush=True))
     command = ["seqlm", "probe", *(["--compare-run", args.compare_run] if args.compare_run
                                    else ["--checkpoint", args.checkpoint])]
-    for flag, v in (("--data", args.data), ("--seed", args.seed), ("--mode", args.mode)):
+    for flag, v in (("--data", args.data), ("--mode", args.mode)):
         if v is not None:
             command += [flag, str(v)]
     command += ["--fit-split", args.fit_split, "--eval-split", args.eval_split]

@@ -124,8 +124,9 @@ def seqlm_tokens_per_s(corpus, steps: int, warmup: int, device, preset_name: str
                        **overrides) -> tuple[float, str]:
     """tokens/s of seqlm's trainer over ``steps`` steps after ``warmup`` (from its metrics)."""
     from seqlm.train import TrainConfig
-    from seqlm.train.config import preset, split_fields
-    model_cfg, train_cfg = split_fields({**preset(preset_name), **overrides})
+    from seqlm.train.config import preset
+    from seqlm.train.settings import split
+    model_cfg, train_cfg = split({**preset(preset_name), **overrides})
     train_cfg.update(max_steps=warmup + steps, log_interval=warmup if warmup else steps)
     with tempfile.TemporaryDirectory() as out:
         recs = []

@@ -28,7 +28,8 @@ def test_round_trip_keeps_weights_config_vocab_and_state(tmp_path, corpus, tie):
     state = {"step": 7, "optimizer": opt.state_dict(), "rng": ckpt.snapshot_rng()}
     ckpt.save_checkpoint(tmp_path / "c", model, corpus.vocab, {"lr": 1.0}, state)
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [
-        "config.json", "model.safetensors", "trainer_state.pt", "vocab.json"]
+        "config.json", "model.safetensors", "trainer_state.json", "trainer_state.safetensors",
+        "vocab.json"]
     conf = json.loads((tmp_path / "c" / "config.json").read_text())
     assert conf["schema_version"] == ckpt.SCHEMA_VERSION and conf["model"]["cell"] == "gru"
     ck = ckpt.load_checkpoint(tmp_path / "c")
@@ -40,8 +41,11 @@ def test_round_trip_keeps_weights_config_vocab_and_state(tmp_path, corpus, tie):
     assert ck.trainer_state["step"] == 7
     opt2 = torch.optim.AdamW(ck.model.parameters())
     opt2.load_state_dict(ck.trainer_state["optimizer"])
-    # and the trainer state really is weights_only-loadable
-    torch.load(tmp_path / "c" / "trainer_state.pt", weights_only=True)
+    # and nothing in the checkpoint is a pickle: every file is JSON or safetensors
+    for f in (tmp_path / "c").iterdir():
+        head = f.read_bytes()[:2]
+        assert head[:1] != b"\x80" and not head.startswith(b"PK"), f"{f.name} looks like a pickle"
+    json.loads((tmp_path / "c" / "trainer_state.json").read_text())
 
 
 def test_mismatched_vocabulary_and_config_are_refused(tmp_path, corpus):
@@ -68,7 +72,7 @@ def test_corrupt_checkpoint_is_one_line_error(tmp_path, corpus, damage):
     elif damage == "missing":
         (d / "vocab.json").unlink()
     elif damage == "state":
-        (d / "trainer_state.pt").write_bytes(b"garbage")
+        (d / "trainer_state.safetensors").write_bytes(b"garbage")
     else:
         conf = json.loads((d / "config.json").read_text())
         conf["schema_version"] = 99

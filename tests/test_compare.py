@@ -250,11 +250,12 @@ def test_a_signal_during_training_does_not_finish_the_stage(tmp_path):
     from lm_helpers import tiny_model_config, toy_corpus
 
     from seqlm.compare.stages import StageInterrupted, run_neural
+    from seqlm.train.faults import fault_hook
 
     corpus = toy_corpus(n_train=150, n_eval=20)
     spec = {"model": tiny_model_config(len(corpus.vocab)),
             "train": dict(epochs=100, batch_size=4, bptt=8, lr=1.0, schedule="constant",
-                          sleep_per_step=0.01, precision="fp32")}
+                          precision="fp32")}
     done = threading.Event()
 
     def send_when_training():  # the trainer's handler is installed once it logs
@@ -272,7 +273,7 @@ def test_a_signal_during_training_does_not_finish_the_stage(tmp_path):
         with pytest.raises(StageInterrupted, match="interrupted by signal 15"):
             run_neural("lstm", spec, corpus, {}, tmp_path / "lstm", "h", 0, "cpu",
                        {"sentence_batch_size": 8, "stream_batch_size": 1}, "lstm", "toy",
-                       log=lambda *a: None)
+                       log=lambda *a: None, step_hook=fault_hook(sleep_per_step=0.01))
     finally:
         done.set()
         sender.join()
@@ -311,3 +312,21 @@ def test_raw_text_gets_words_and_a_vocabulary_cap_and_prints_the_oov_rate(tmp_pa
                        capture_output=True, text=True, timeout=240)
     assert e.returncode == 0, e.stderr
     assert json.loads(e.stdout)["fingerprint"] == c.fingerprint
+
+
+@pytest.mark.parametrize("damage", [b"\xff\xfe not utf-8", b"{\"stage\": \"ngram\"", b"[]",
+                                    b"{\"hash\": \"HASH\", \"models\": [{\"name\": \"unigram\"}]}"])
+def test_an_unreadable_stage_file_counts_as_not_done(tmp_path, damage):
+    """Not UTF-8, not JSON, not an object, rows without their keys: the stage runs again."""
+    from seqlm.compare import run_compare
+    logs: list[str] = []
+    run_compare(tmp_path, preset="tiny", device="cpu", stop_after="ngram", log=logs.append)
+    path, = (tmp_path / "stages").glob("ngram-*.json")
+    good = json.loads(path.read_text())
+    path.write_bytes(damage.replace(b"HASH", good["hash"].encode()))
+    logs.clear()
+    run_compare(tmp_path, preset="tiny", device="cpu", stop_after="ngram", log=logs.append)
+    assert any("is unreadable or incomplete; running the stage again" in m for m in logs)
+    assert not any("skipped" in m for m in logs)
+    again = json.loads(path.read_text())["models"]  # rewritten whole (timings differ, numbers do not)
+    assert [(m["name"], m["test_ppl"]) for m in again] == [(m["name"], m["test_ppl"]) for m in good["models"]]

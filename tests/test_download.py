@@ -78,10 +78,11 @@ def test_download_unpack_success(tmp_path, serve, kind):
     root = tmp_path / "data"
     out = download(toy(f"toy.{kind}", sha), root=root, base_url=serve(www), progress=False)
     assert out == root / "toy"
-    assert sorted(p.name for p in out.iterdir()) == ["test.txt", "train.txt", "valid.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [".seqlm-download.json", "test.txt", "train.txt",
+                                                     "valid.txt"]
     assert (out / "train.txt").read_text() == SPLITS["train"]
     assert sorted(p.relative_to(root).as_posix() for p in files_under(root)) == \
-        ["toy/test.txt", "toy/train.txt", "toy/valid.txt"]  # no archive, no temp dirs
+        ["toy/.seqlm-download.json", "toy/test.txt", "toy/train.txt", "toy/valid.txt"]  # no archive, no temp dirs
     c = load_corpus(out)
     assert (c.train.size, c.valid.size, c.test.size) == (7, 3, 3)
 
@@ -106,7 +107,8 @@ def test_existing_dataset_survives_failed_redownload(tmp_path, serve):
     with pytest.raises(SeqlmError):
         download(toy("toy.zip", "f" * 64), root=root, base_url=serve(www), progress=False,
                  force=True)
-    assert sorted(p.name for p in files_under(root)) == ["test.txt", "train.txt", "valid.txt"]
+    assert sorted(p.name for p in files_under(root)) == [".seqlm-download.json", "test.txt", "train.txt",
+                                                         "valid.txt"]
 
 
 def test_http_404_and_unreachable(tmp_path, serve):
@@ -185,3 +187,22 @@ def test_cli_unknown_dataset(tmp_path):
     r = seqlm("data", "download", "imagenet", env={"SEQLM_DATA": str(tmp_path)})
     assert r.returncode == 2 and "unknown dataset 'imagenet'" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_an_existing_damaged_copy_is_refused(tmp_path, serve):
+    """Asked again, a download re-verifies every file of the copy it left."""
+    www = tmp_path / "www"
+    www.mkdir()
+    sha = build_archive(www / "toy.zip", "zip")
+    root = tmp_path / "data"
+    ds = toy("toy.zip", sha)
+    out = download(ds, root=root, base_url=serve(www), progress=False)
+    assert download(ds, root=root, base_url=serve(www), progress=False) == out  # intact: nothing to do
+    (out / "valid.txt").write_text(SPLITS["valid"][:-2])                      # truncated
+    with pytest.raises(SeqlmError, match=r"valid.txt: the existing copy is damaged \(size 2, expected 4\); "
+                                         r"download again with: seqlm data download toy --force") as e:
+        download(ds, root=root, base_url=serve(www), progress=False)
+    assert "\n" not in str(e.value)
+    download(ds, root=root, base_url=serve(www), progress=False, force=True)
+    assert (out / "valid.txt").read_text() == SPLITS["valid"]
+    download(ds, root=root, base_url=serve(www), progress=False)

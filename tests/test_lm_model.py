@@ -51,7 +51,7 @@ def test_tying_shares_the_matrix_and_refuses_mismatched_sizes():
     assert m.decoder.weight is m.embedding.weight
     with pytest.raises(SeqlmError, match="tie_weights needs hidden_size == embed_size"):
         RNNLMConfig(vocab_size=V, embed_size=8, hidden_size=10, tie_weights=True)
-    with pytest.raises(SeqlmError, match="unknown cell"):
+    with pytest.raises(SeqlmError, match="cell must be one of rnn, lstm, gru, got .transformer."):
         RNNLMConfig(vocab_size=V, cell="transformer")
     with pytest.raises(SeqlmError, match="unknown field"):
         build_model({"kind": "rnn", "vocab_size": V, "hiden_size": 3})

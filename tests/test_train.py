@@ -17,6 +17,7 @@ from lm_helpers import tiny_model_config, toy_corpus, write_toy_dir
 from seqlm.errors import SeqlmError
 from seqlm.train import TrainConfig, train
 from seqlm.train import checkpoint as ckpt
+from seqlm.train.faults import fault_hook
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,11 +50,10 @@ def test_zaremba_schedule_metrics_and_run_layout(tmp_path, corpus):
 
 
 def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, corpus):
-    tc = TrainConfig(epochs=2, batch_size=4, bptt=8, lr=1.0, checkpoint_every=10,
-                     inject_nan_at_step=25, schedule="constant")
+    tc = TrainConfig(epochs=2, batch_size=4, bptt=8, lr=1.0, checkpoint_every=10, schedule="constant")
     with pytest.raises(SeqlmError) as e:
         train(corpus, tiny_model_config(len(corpus.vocab)), tc, tmp_path, seed=0, progress=False,
-              device="cpu")
+              device="cpu", step_hook=fault_hook(nan_at_step=25))
     msg = str(e.value)
     assert "\n" not in msg and "step 25" in msg and "loss is nan" in msg
     assert f"last good checkpoint: {tmp_path / 'checkpoint'} (step 20)" in msg
@@ -78,8 +78,9 @@ def _env() -> dict:
 
 
 def _read_state(run: Path) -> dict | None:
+    """The JSON part of the latest trainer state (step, epoch, segment), or None."""
     try:
-        return torch.load(run / "checkpoint" / "trainer_state.pt", weights_only=True)
+        return json.loads((run / "checkpoint" / "trainer_state.json").read_text())["tree"]
     except Exception:  # not written yet, or being swapped into place
         return None
 
@@ -170,9 +171,15 @@ def test_the_trainer_trains_any_lm_protocol_model(tmp_path, corpus):
     assert r.history[-1]["valid_ppl"] < len(corpus.vocab)
 
 
+def _settings_from_args(args):
+    from seqlm.train.settings import flag_values, resolve
+    s = resolve(args.preset, args.config, flag_values(args), args.seed)
+    return s.model, s.train, s.seed
+
+
 def test_settings_layer_preset_then_toml_then_flags(tmp_path):
     from seqlm.cli import build_parser
-    from seqlm.commands.train import settings_from_args
+    settings_from_args = _settings_from_args
     toml = tmp_path / "run.toml"
     toml.write_text('preset = "zaremba-small"\nseed = 3\n[model]\ndropout = 0.2\n'
                     '[train]\nepochs = 6\nlr = 10.0\n')

@@ -78,5 +78,5 @@ def test_resume_across_an_epoch_is_identical(tmp_path, corpus):
 
 
 def test_unknown_unit_is_refused():
-    with pytest.raises(SeqlmError, match="unknown training unit 'words'"):
+    with pytest.raises(SeqlmError, match="unit must be one of stream, sentence, got 'words'"):
         TrainConfig(unit="words")

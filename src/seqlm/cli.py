@@ -3,17 +3,20 @@
 Every subcommand lives in ``seqlm.commands.<name>`` and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` to a function
 ``run(args) -> int``. Heavy imports (torch, matplotlib) happen inside ``run``,
-so ``seqlm --help`` stays fast. User errors (``SeqlmError``) print one line to
-stderr and exit 2; ``--debug`` shows their traceback too.
+so ``seqlm --help`` stays fast. User errors (``SeqlmError``, a bad flag, a file
+that cannot be read or written) print one line to stderr and exit 2; ``--debug``
+shows their traceback too. A :class:`~seqlm.errors.SeqlmWarning` from the library
+is printed as one ``note:`` line.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+import warnings
 
 from seqlm import __version__
-from seqlm.errors import SeqlmError
+from seqlm.errors import SeqlmError, SeqlmWarning
 
 # The one place subcommands are registered, in the order --help lists them.
 COMMANDS = (
@@ -22,8 +25,15 @@ COMMANDS = (
 )
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (``seqlm train: error: ...``)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="seqlm",
         description="Recurrent sequence models and language models: RNN, LSTM, GRU, n-grams.",
     )
@@ -36,28 +46,62 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unknown_arguments(parser: argparse.ArgumentParser, args, extras: list[str]) -> None:
+    """Refuse unrecognised arguments in the (sub)command's own voice, with a close match."""
+    import difflib
+    p = parser
+    while True:  # down to the subcommand that was chosen (seqlm data info ...)
+        subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+        name = getattr(args, subs[0].dest, None) if subs else None
+        if name not in (subs[0].choices if subs else {}):
+            break
+        p = subs[0].choices[name]
+    options = [o for a in p._actions for o in a.option_strings if o not in ("-h", "--help")]
+    flag = next((e.split("=")[0] for e in extras if e.startswith("--")), None)
+    close = difflib.get_close_matches(flag, options, n=1) if flag else []
+    hint = f"; did you mean {close[0]}?" if close else ""
+    p.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        _unknown_arguments(parser, args, extras)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    prefix = f"seqlm {args.command}"
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        word = "note" if issubclass(category, SeqlmWarning) else "warning"
+        print(f"{prefix}: {word}: {str(message).splitlines()[0] if str(message) else ''}", file=sys.stderr)
+
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", SeqlmWarning)
+            warnings.showwarning = show
+            return int(args.func(args) or 0)
     except SeqlmError as err:
         if args.debug:
             raise
-        print(f"seqlm {args.command}: error: {err}", file=sys.stderr)
+        print(f"{prefix}: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"seqlm {args.command}: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:
         # `seqlm ... | head`: the reader left; that is not an error. Point stdout
         # at devnull so the interpreter's final flush does not raise again.
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as err:  # the disk is full, a file vanished, a permission: the user's to fix
+        if args.debug:
+            raise
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"{prefix}: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prefix}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

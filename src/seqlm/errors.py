@@ -15,3 +15,8 @@ def require(condition: bool, message: str) -> None:
     """Raise ``SeqlmError(message)`` unless ``condition`` holds."""
     if not condition:
         raise SeqlmError(message)
+
+
+class SeqlmWarning(UserWarning):
+    """Something the user should know that does not stop the command (a fallback,
+    a setting changed on resume); the CLI prints it as one line."""

@@ -1,11 +1,21 @@
 """CLI subcommands, one module each; see ``seqlm.cli.COMMANDS``.
 
-Shared argument types for comma-separated flags (``--cells rnn,gru``,
-``--length 10,50``) live here, so every command parses and words its errors alike.
+Shared argument types live here, so every command parses and words its errors
+alike: comma-separated flags (``--cells rnn,gru``, ``--length 10,50``) and numbers
+with bounds (checked by :mod:`seqlm.schema`). A bad value is a one-line usage
+error (exit 2) before any work.
 """
 from __future__ import annotations
 
 import argparse
+
+from seqlm.schema import number
+
+positive_int = number(int, ge=1)
+nonnegative_int = number(int, ge=0)
+seed_int = number(int, ge=0, lt=2**63)
+finite_float = number(float)
+positive_float = number(float, gt=0)
 
 
 def comma_choices(choices: tuple[str, ...]):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from seqlm.commands import nonnegative_int, seed_int
 from seqlm.commands.corpus_args import add_corpus_args, settings_from_args, split_files
 
 
@@ -25,11 +26,11 @@ def register(sub) -> None:
                    help="tiny (seconds, tests), quick (default, at most 5 min on a 2-core CPU), "
                         "paper (PTB, Zaremba-small recipe: hours), ptb-fast (PTB, under an hour)")
     p.add_argument("--out", default="runs/compare", help="output directory (default runs/compare)")
-    p.add_argument("--seed", type=int, default=0, help="the one seed (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="the one seed (default 0)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps (neural models)")
     p.add_argument("--stop-after", metavar="STAGE", default=None,
                    help="stop after this stage (ngram, ffnn, rnn, lstm, gru); re-run to continue")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=nonnegative_int, default=None,
                    help="torch CPU threads (default: the preset's; 0 = torch's default)")
     p.add_argument("--no-figures", action="store_true",
                    help="do not redraw the figures (the report shows those already in OUT/figures)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from seqlm.commands import seed_int
 from seqlm.commands.corpus_args import DATA_HELP, add_corpus_args, spec_from_args
 
 
@@ -25,7 +26,7 @@ def register(sub) -> None:
                                        "case and vocabulary limit would give. SOURCE: " + DATA_HELP)
     info.add_argument("source", nargs="?", help="the corpus (or --train/--valid/--test)")
     info.add_argument("--json", action="store_true", help="print one JSON object")
-    info.add_argument("--seed", type=int, default=None,
+    info.add_argument("--seed", type=seed_int, default=None,
                       help="seed of the synthetic corpus (the same as SOURCE synthetic:seed=S)")
     info.add_argument("--no-choices", action="store_true",
                       help="skip the table of vocabulary choices (it reads the text four times)")
@@ -41,7 +42,7 @@ def register(sub) -> None:
 
     sy = dsub.add_parser("synth", help="write the synthetic corpus and its oracle to a directory")
     sy.add_argument("--out", required=True, help="directory for train/valid/test.txt, oracle.json")
-    sy.add_argument("--seed", type=int, default=0)
+    sy.add_argument("--seed", type=seed_int, default=0)
 
     p.set_defaults(func=run, _data_parser=p)
 
@@ -101,7 +102,9 @@ def run(args) -> int:
         return 0
     if cmd == "synth":
         from seqlm.data.synthetic import write_corpus
+        from seqlm.io import check_output_dir
 
+        check_output_dir(args.out)
         out = write_corpus(args.out, seed=args.seed)
         print(f"synthetic corpus (seed {args.seed}) written to {out}")
         return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 
+from seqlm.commands import positive_int
 from seqlm.commands.corpus_args import add_corpus_args, settings_from_args, split_files
 
 
@@ -18,7 +19,7 @@ def register(sub) -> None:
     add_corpus_args(p, data_help="another corpus to score (default: the one the run was trained on)")
     p.add_argument("--split", choices=("valid", "test", "both"), default="both")
     p.add_argument("--mode", choices=("stream", "sentence"), default="stream")
-    p.add_argument("--batch-size", type=int, default=None,
+    p.add_argument("--batch-size", type=positive_int, default=None,
                    help="default 1 in stream mode (the literature's convention), 64 in sentence mode")
     p.add_argument("--device", default="cpu")
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
@@ -50,15 +51,18 @@ def run(args) -> int:
     for s in splits:
         ev = evaluate(model, corpus.split(s), args.mode, args.batch_size, chars=corpus.chars.get(s),
                       device=device, precision=args.precision)
-        out[f"{s}_ppl"] = ev.ppl
+        inf = ev.inf_reason is not None  # JSON has no infinity: null, with the reason beside it
+        out[f"{s}_ppl"] = None if inf else ev.ppl
         out[f"{s}_tokens"] = ev.tokens
-        out[f"{s}_bits_per_token"] = ev.bits_per_token
-        if ev.bits_per_char is not None:
+        out[f"{s}_bits_per_token"] = None if inf else ev.bits_per_token
+        if inf:
+            out[f"{s}_ppl_inf_reason"] = ev.inf_reason
+        if ev.bits_per_char is not None and not inf:
             out[f"{s}_bits_per_char"] = ev.bits_per_char
         if not args.json:
-            unit = (f"{ev.bits_per_char:.4f} bits/char" if vocab.level == "char"
-                    else f"{ev.bits_per_token:.4f} bits/token")
-            print(f"{s}: {ev.message()}, {unit}")
+            unit = ("" if inf else f", {ev.bits_per_char:.4f} bits/char" if vocab.level == "char"
+                    else f", {ev.bits_per_token:.4f} bits/token")
+            print(f"{s}: {ev.message()}{unit}")
     if args.json:
         print(json.dumps(out))
     return 0

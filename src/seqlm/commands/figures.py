@@ -29,21 +29,28 @@ def run(args) -> int:
     from seqlm.errors import SeqlmError
     from seqlm.figures import make_figures
 
+    from seqlm.io import check_output_dir
+
     results = None
+    out = Path(args.out) if args.out else (Path(args.run) / "figures" if args.run else Path("figures"))
+    check_output_dir(out, "figures directory")
     if args.run is not None:
         path = Path(args.run) / "results.json"
-        if not path.exists():
+        if not path.is_file():
             raise SeqlmError(f"{path}: not found (is {args.run} a 'seqlm compare' output directory?)")
         try:
             results = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
             raise SeqlmError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+        except UnicodeDecodeError as e:
+            raise SeqlmError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
         from seqlm.compare.results import validate
         errors = validate(results)
         if errors:
             raise SeqlmError(f"{path}: not a seqlm compare results file ({errors[0]})")
-    out = Path(args.out) if args.out else (Path(args.run) / "figures" if args.run else Path("figures"))
-    kwargs = (results or {}).get("config", {}).get("figures", {}).get("gradient_kwargs")
+    fig_cfg = (results or {}).get("config", {}).get("figures")
+    kwargs = fig_cfg.get("gradient_kwargs") if isinstance(fig_cfg, dict) else None
+    kwargs = kwargs if isinstance(kwargs, dict) else None
     figs = make_figures(out, results, tikz=not args.no_tikz, gradients=not args.no_gradients,
                         gradient_kwargs=kwargs, log=lambda m: print(m, file=sys.stderr))
     for f in figs:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 
+from seqlm.commands import finite_float, seed_int
+
 
 def register(sub) -> None:
     p = sub.add_parser("generate", help="sample text from a trained neural LM")
@@ -16,9 +18,9 @@ def register(sub) -> None:
     src.add_argument("--prompt", default="", help="text to continue (default: a new sentence)")
     src.add_argument("--prompt-file", help="read the prompt from a UTF-8 file")
     p.add_argument("--max-tokens", type=int, default=50)
-    p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
+    p.add_argument("--temperature", type=finite_float, default=1.0, help="0 = greedy")
     p.add_argument("--top-k", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--stop-at-eos", action="store_true", help="stop after the first <eos>")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -1,7 +1,7 @@
 """`seqlm gradients`: Figure 5.2, gradient norm against the time gap, with the Pascanu bound."""
 from __future__ import annotations
 
-from seqlm.commands import comma_choices
+from seqlm.commands import comma_choices, finite_float, seed_int
 
 _cells = comma_choices(("rnn", "lstm", "gru"))
 
@@ -18,25 +18,25 @@ def register(sub) -> None:
     p.add_argument("--hidden", type=int, default=64, help="hidden size H (default 64)")
     p.add_argument("--input-size", type=int, default=32, help="input size (default 32)")
     p.add_argument("--sequences", type=int, default=64, help="random sequences averaged over (default 64)")
-    p.add_argument("--init-scale", type=float, default=None,
+    p.add_argument("--init-scale", type=finite_float, default=None,
                    help="every weight U(-a, a); default a = 1/sqrt(H) (PyTorch's default)")
-    p.add_argument("--sigma-max", type=float, default=0.9,
+    p.add_argument("--sigma-max", type=finite_float, default=0.9,
                    help="rescale the RNN's W_hh to this largest singular value (default 0.9; "
                         "'0' keeps W_hh as drawn)")
-    p.add_argument("--forget-bias", type=float, default=1.0, help="LSTM forget-gate bias (default 1)")
+    p.add_argument("--forget-bias", type=finite_float, default=1.0, help="LSTM forget-gate bias (default 1)")
     p.add_argument("--loss", choices=("last", "all"), default="last",
                    help="loss at the last step only (eq. 5.3; default) or the LM loss at every step")
     p.add_argument("--checkpoint", metavar="DIR", help="measure a trained LM checkpoint instead")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from seqlm.analysis.flow import gradient_flow
-    from seqlm.analysis.plots import describe, figure_5_2
     from seqlm.errors import SeqlmError
+    from seqlm.io import check_output_dir
 
+    check_output_dir(args.out)
     for flag, v in (("--length", args.length), ("--hidden", args.hidden),
                     ("--input-size", args.input_size), ("--sequences", args.sequences)):
         if v < 1:
@@ -45,6 +45,8 @@ def run(args) -> int:
         raise SeqlmError(f"--init-scale must be positive, got {args.init_scale}")
     if args.sigma_max < 0:
         raise SeqlmError(f"--sigma-max must be positive (or 0 to keep W_hh as drawn), got {args.sigma_max}")
+    from seqlm.analysis.flow import gradient_flow
+    from seqlm.analysis.plots import describe, figure_5_2
     if args.checkpoint:
         from seqlm.analysis.checkpoint import checkpoint_flow
         result = checkpoint_flow(args.checkpoint, length=args.length, n_seqs=args.sequences,

@@ -1,7 +1,7 @@
 """`seqlm longlag`: train RNN, LSTM and GRU on the adding or temporal-order problem."""
 from __future__ import annotations
 
-from seqlm.commands import comma_ints
+from seqlm.commands import comma_ints, nonnegative_int, positive_float, seed_int
 from seqlm.commands.gradients import _cells
 
 _lengths = comma_ints(2, "lengths")
@@ -19,18 +19,18 @@ def register(sub) -> None:
                    help="sequence length(s) T, comma-separated (default 100)")
     p.add_argument("--cells", type=_cells, default=["rnn", "lstm", "gru"])
     p.add_argument("--steps", type=int, default=2000, help="at most this many updates per model (default 2000)")
-    p.add_argument("--budget-seconds", type=float, default=None,
+    p.add_argument("--budget-seconds", type=positive_float, default=None,
                    help="and at most this much wall time per model (not bitwise repeatable)")
     p.add_argument("--hidden", type=int, default=32)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default 1e-2)")
+    p.add_argument("--lr", type=positive_float, default=1e-2, help="Adam learning rate (default 1e-2)")
     p.add_argument("--backend", choices=("fused", "explicit"), default="fused",
                    help="seqlm.nn backend (default fused; its GRU is the reset_after variant, "
                         "explicit runs the book's cho GRU)")
-    p.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping threshold (default 1)")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--clip", type=positive_float, default=1.0, help="gradient-norm clipping threshold (default 1)")
+    p.add_argument("--threads", type=nonnegative_int, default=1,
                    help="torch CPU threads (default 1: these models are too small to gain from more)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--out", required=True, metavar="DIR")
     p.set_defaults(func=run)
 
@@ -39,12 +39,10 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
-    import torch
-
-    from seqlm.analysis.longlag import plot_learning_curves, results_markdown, run_sweep
     from seqlm.errors import SeqlmError
-    from seqlm.io import write_json, write_text
+    from seqlm.io import check_output_dir, write_json, write_text
 
+    check_output_dir(args.out)
     if args.task == "order" and min(args.length) < 10:
         raise SeqlmError("--task order needs --length >= 10")
     for flag, v in (("--steps", args.steps), ("--hidden", args.hidden), ("--batch-size", args.batch_size)):
@@ -52,6 +50,9 @@ def run(args) -> int:
             raise SeqlmError(f"{flag} must be positive, got {v}")
     if args.budget_seconds is not None and args.budget_seconds <= 0:
         raise SeqlmError(f"--budget-seconds must be positive, got {args.budget_seconds}")
+    import torch  # after the checks: a mistyped flag costs no torch start-up
+
+    from seqlm.analysis.longlag import plot_learning_curves, results_markdown, run_sweep
     if args.threads:
         torch.set_num_threads(args.threads)
     results = run_sweep(args.task, args.length, args.cells,

@@ -73,6 +73,9 @@ def run(args) -> int:
     model = build_ngram(smoothing, order, **kw)
     if args.arpa and not isinstance(model, BackoffModel):
         raise SeqlmError(f"--arpa needs a backoff model (kn, mkn, wb), not {smoothing}")
+    if args.arpa:
+        from seqlm.io import check_output_file
+        check_output_file(args.arpa, "ARPA file")
 
     from seqlm.data.spec import load
     corpus = load(spec_from_args(args))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from seqlm.commands import positive_int
 from seqlm.commands.corpus_args import add_corpus_args, settings_from_args, split_files
 
 
@@ -22,7 +23,7 @@ def register(sub) -> None:
                    help="without FILE: which split of the corpus (default test)")
     add_corpus_args(p, data_help="without FILE: another corpus (default: the run's own)")
     p.add_argument("--mode", choices=("stream", "sentence"), default="stream")
-    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--device", default="cpu")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="one JSON object")
@@ -52,6 +53,7 @@ def _text(args, config, vocab):
 
 def run(args) -> int:
     import json
+    import math
 
     from seqlm.eval import score_tokens
     from seqlm.metrics import summarize
@@ -68,13 +70,16 @@ def run(args) -> int:
     lp = score_tokens(model, ids, args.mode, args.batch_size, device=device)
     ev = summarize(lp, args.mode, chars=chars)
     tokens = vocab.decode(ids)
-    if args.json:
+    if args.json:  # JSON has no infinity or NaN: null, with the reason beside it
+        def num(x):
+            return float(x) if x is not None and math.isfinite(x) else None
         out = {"file": args.file, "data": what, "mode": args.mode, "level": vocab.level,
-               "tokens": tokens, "logprobs": lp.tolist(), "total_logprob": float(lp.sum()),
-               "n_tokens": ev.tokens, "oov": oov, "ppl": ev.ppl, "bits_per_token": ev.bits_per_token}
+               "tokens": tokens, "logprobs": [num(v) for v in lp.tolist()], "total_logprob": num(lp.sum()),
+               "n_tokens": ev.tokens, "oov": oov, "ppl": num(ev.ppl), "bits_per_token": num(ev.bits_per_token),
+               "ppl_inf_reason": ev.inf_reason}
         if ev.bits_per_char is not None:
-            out["bits_per_char"] = ev.bits_per_char
-        print(json.dumps(out))
+            out["bits_per_char"] = num(ev.bits_per_char)
+        print(json.dumps(out, allow_nan=False))
         return 0
     if args.tsv:
         print("token\tlogprob")

@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 
 from seqlm.compare.presets import NEURAL_ORDER, RAW_TEXT_VOCAB, fit_to_corpus, get_preset
-from seqlm.compare.results import (RESULTS_SCHEMA, SCHEMA_VERSION, results_csv,
+from seqlm.compare.results import (MODEL_SCHEMA, RESULTS_SCHEMA, SCHEMA_VERSION, results_csv,
                                    results_markdown, validate)
 from seqlm.errors import SeqlmError
-from seqlm.io import write_json, write_text
+from seqlm.io import check_output_dir, lock_dir, write_json, write_text
 
 STAGE_FORMAT = 1  # bump when a stage's output changes meaning: old stage files are not reused
 
@@ -132,9 +132,10 @@ def run_compare(out_dir: str | Path, data="synthetic", preset: str = "quick", se
     thread, and a second OpenMP thread stalls badly when the cores are shared),
     ``0`` keeps torch's default.
     """
+    config = get_preset(preset)
+    check_output_dir(out_dir, "output directory")  # before torch is even imported
     import torch
 
-    config = get_preset(preset)
     data = compare_spec(data, config, corpus)
     config = fit_to_corpus(config, preset, None, data.type == "synthetic")
     threads = config.get("threads") if threads is None else threads
@@ -153,8 +154,17 @@ def _run(out_dir, data, preset, config, seed, device, stop_after, figures, log) 
     stage_names = ["ngram", *[n for n in NEURAL_ORDER if n in config["neural"]]]
     if stop_after is not None and stop_after not in stage_names:
         raise SeqlmError(f"--stop-after {stop_after!r}: not a stage (choose from {', '.join(stage_names)})")
-    if out.exists() and not out.is_dir():
-        raise SeqlmError(f"{out}: exists and is not a directory")
+    check_output_dir(out, "output directory")
+    if (out / "checkpoint").is_dir() or (out / "best").is_dir():
+        raise SeqlmError(f"{out} holds a 'seqlm train' run (checkpoint/, best/); choose another --out "
+                         "for the comparison")
+    with lock_dir(out, "seqlm compare"):
+        return _run_locked(out, data, preset, config, seed, device, stop_after, figures, log,
+                           stage_names)
+
+
+def _run_locked(out, data, preset, config, seed, device, stop_after, figures, log,
+                stage_names) -> dict | None:
     t_start = time.perf_counter()
     spec, corpus = data, load_data(data)
     data = spec.source  # as the user named it
@@ -184,18 +194,17 @@ def _run(out_dir, data, preset, config, seed, device, stop_after, figures, log) 
         h = stable_hash({**common, "stage": name, "config": stage_cfg})
         hashes[name] = h
         path = out / "stages" / f"{name}-{h}.json"
-        if path.exists():
-            try:
-                done = json.loads(path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError:
-                done = None
-            if done and done.get("hash") == h:
-                log(f"stage {k}/{n}: {name} skipped (finished earlier: {path.relative_to(out)})")
-                rows += done["models"]
-                stage_seconds[name] = done.get("seconds")
-                if name == stop_after:
-                    break
-                continue
+        done = read_stage(path, h)
+        if done is None and path.exists():
+            log(f"stage {k}/{n}: {name}: {path.relative_to(out)} is unreadable or incomplete; "
+                "running the stage again")
+        if done is not None:
+            log(f"stage {k}/{n}: {name} skipped (finished earlier: {path.relative_to(out)})")
+            rows += done["models"]
+            stage_seconds[name] = done.get("seconds")
+            if name == stop_after:
+                break
+            continue
         log(f"stage {k}/{n}: {name}")
         t0 = time.perf_counter()
         if name == "ngram":
@@ -248,6 +257,25 @@ def _run(out_dir, data, preset, config, seed, device, stop_after, figures, log) 
     write_report(out, results, figs, inspection)
     log(f"done in {results['total_seconds']:.0f} s: {out / 'report.html'}")
     return results
+
+
+def read_stage(path: Path, stage_hash: str) -> dict | None:
+    """A finished stage's file, or None when it is missing or unreadable in any way
+    (not UTF-8, not JSON, another hash, rows that break the schema): such a stage
+    counts as not done and runs again."""
+    try:
+        done = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(done, dict) or done.get("hash") != stage_hash:
+        return None
+    rows = done.get("models")
+    if not isinstance(rows, list) or not rows or any(validate(r, MODEL_SCHEMA) for r in rows):
+        return None
+    seconds = done.get("seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))):
+        return None
+    return done
 
 
 def _write_tables(out: Path, results: dict) -> None:

@@ -16,7 +16,7 @@ import time
 import warnings
 from pathlib import Path
 
-from seqlm.io import write_json
+from seqlm.io import recovered_dir, write_json
 from seqlm.metrics import Evaluation
 
 
@@ -102,23 +102,33 @@ def read_history(metrics_path: Path) -> tuple[list[dict], float | None]:
     return hist, (sum(speeds) / len(speeds) if speeds else None)
 
 
+def _marker_hash(marker: Path) -> str | None:
+    """The hash in a model directory's ``stage.json``; None if it is unreadable."""
+    try:
+        d = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return d.get("hash") if isinstance(d, dict) else None
+
+
 class StageInterrupted(KeyboardInterrupt):
     """A signal stopped a training stage after its checkpoint was saved."""
 
 
 def run_neural(name: str, spec: dict, corpus, oracle: dict, model_dir: Path, stage_hash: str,
                seed: int, device: str, eval_cfg: dict, progress_desc: str, data_source: str,
-               log=print) -> list[dict]:
+               log=print, step_hook=None) -> list[dict]:
     """Train one neural LM into ``model_dir`` (resuming its own unfinished run with
-    the same hash), then evaluate its best checkpoint in sentence and stream mode."""
+    the same hash), then evaluate its best checkpoint in sentence and stream mode.
+    ``step_hook`` goes to the trainer (fault injection in tests)."""
     from seqlm.eval import evaluate
     from seqlm.train import TrainConfig, load_model, train
 
     marker = model_dir / "stage.json"
     resume = None
     if model_dir.exists():
-        same = marker.exists() and json.loads(marker.read_text(encoding="utf-8")).get("hash") == stage_hash
-        if same and (model_dir / "checkpoint" / "config.json").exists():
+        same = _marker_hash(marker) == stage_hash
+        if same and (recovered_dir(model_dir / "checkpoint") / "config.json").exists():
             resume = model_dir
             log(f"  resuming {name} from {model_dir / 'checkpoint'}")
         else:  # another configuration's leftovers: start over
@@ -128,7 +138,8 @@ def run_neural(name: str, spec: dict, corpus, oracle: dict, model_dir: Path, sta
     t0 = time.perf_counter()
     result = train(corpus, dict(spec["model"]), TrainConfig(**spec["train"]), out_dir=model_dir,
                    seed=seed, device=device, resume=resume, progress=True,
-                   progress_desc=progress_desc, data_source=data_source)
+                   progress_desc=progress_desc, data_source=data_source, step_hook=step_hook,
+                   force=resume is None)  # the stage owns model_dir: a run without a checkpoint starts over
     if result.interrupted:
         # The trainer saved a checkpoint; the stage is not finished and must not be
         # recorded as such. The same command resumes it.

@@ -4,6 +4,9 @@ A dataset ``NAME`` lives in ``$SEQLM_DATA/NAME/`` (default
 ``~/.cache/seqlm/NAME/``). ``seqlm data download NAME`` fetches its files,
 checks every checksum, unpacks archives, and only then renames the finished
 directory into place: a failed or interrupted download leaves nothing behind.
+It records the SHA-256 of every file it leaves (``.seqlm-download.json``); asked
+again, it re-verifies every file of the existing copy (against that record and
+the registry's own checksums) and refuses a damaged one in one line.
 
 The base address of every entry can be overridden with ``$SEQLM_DOWNLOAD_BASE``
 (or the ``base_url`` argument), e.g. to use a mirror or, in the tests, a local
@@ -24,10 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqlm.errors import SeqlmError
-from seqlm.io import atomic_dir
+from seqlm.io import atomic_dir, check_output_dir, write_json
 
 ENV_DATA = "SEQLM_DATA"
 ENV_BASE = "SEQLM_DOWNLOAD_BASE"
+MANIFEST = ".seqlm-download.json"   # SHA-256 and size of every file a download left
 
 
 @dataclass(frozen=True)
@@ -205,7 +209,9 @@ def download(dataset: str | Dataset, root: str | os.PathLike | None = None,
     ds = get(dataset) if isinstance(dataset, str) else dataset
     target = data_root(root) / ds.name
     if not force and all((target / f).is_file() for f in ds.files):
+        verify_copy(ds, target)
         return target
+    check_output_dir(target, "dataset directory")
     base = base_url or os.environ.get(ENV_BASE) or ds.base_url
     if not base.endswith("/"):
         base += "/"
@@ -236,4 +242,46 @@ def download(dataset: str | Dataset, root: str | os.PathLike | None = None,
                 raise SeqlmError(f"download of {ds.name} did not contain {f}")
             os.replace(hits[0], tmp / f)
         shutil.rmtree(scratch)
+        write_json(tmp / MANIFEST, {"kind": "seqlm.download", "dataset": ds.name,
+                                    "files": {f: _digest(tmp / f) for f in ds.files}})
     return target
+
+
+def _digest(file: Path) -> dict:
+    md5, sha = hashlib.md5(), hashlib.sha256()
+    size = 0
+    with open(file, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            md5.update(chunk)
+            sha.update(chunk)
+            size += len(chunk)
+    return {"sha256": sha.hexdigest(), "md5": md5.hexdigest(), "size": size}
+
+
+def verify_copy(ds: Dataset, target: Path) -> None:
+    """Re-verify every file of an existing copy against the download's record and
+    the registry's checksums; a damaged copy is a one-line error."""
+    import json
+    expected: dict[str, dict] = {}
+    for rf in ds.downloads:  # files fetched as they are (not archives) have published sums
+        if rf.name in ds.files:
+            expected[rf.name] = {k: v for k, v in (("md5", rf.md5), ("sha256", rf.sha256),
+                                                   ("size", rf.size)) if v is not None}
+    record = target / MANIFEST
+    if record.exists():
+        try:
+            files = json.loads(record.read_text(encoding="utf-8"))["files"]
+            for f in ds.files:
+                expected.setdefault(f, {}).update({k: files[f][k] for k in ("sha256", "size")})
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+            raise SeqlmError(f"{record}: the record of the download is unreadable; download again "
+                             f"with: seqlm data download {ds.name} --force") from None
+    for f, want in expected.items():
+        if not want:
+            continue
+        got = _digest(target / f)
+        for key in ("size", "sha256", "md5"):
+            if key in want and got[key] != (want[key].lower() if isinstance(want[key], str) else want[key]):
+                raise SeqlmError(f"{target / f}: the existing copy is damaged ({key} {got[key]}, "
+                                 f"expected {want[key]}); download again with: seqlm data download "
+                                 f"{ds.name} --force")

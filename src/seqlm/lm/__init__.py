@@ -3,10 +3,19 @@
 The LM protocol every model implements (``init_state``, ``forward(inputs,
 state) -> (logits, state)``, ``config`` with a ``kind``) is documented in
 :mod:`seqlm.lm.base`; :func:`build_model` rebuilds any model from its config.
-"""
-from seqlm.lm.base import (LanguageModel, build_model, detach_state, map_state, model_class,
-                           state_to)
-from seqlm.lm.model import RNNLanguageModel, RNNLMConfig
 
-__all__ = ["LanguageModel", "RNNLanguageModel", "RNNLMConfig", "build_model", "detach_state",
-           "map_state", "model_class", "state_to"]
+Names are imported on first use (PEP 562): the torch-free configuration
+(:mod:`seqlm.lm.config`) can be read without importing torch.
+"""
+from __future__ import annotations
+
+from seqlm._lazy import lazy_names
+
+_LAZY = {
+    "LanguageModel": "seqlm.lm.base", "build_model": "seqlm.lm.base", "detach_state": "seqlm.lm.base",
+    "map_state": "seqlm.lm.base", "model_class": "seqlm.lm.base", "state_to": "seqlm.lm.base",
+    "RNNLanguageModel": "seqlm.lm.model", "RNNLMConfig": "seqlm.lm.config",
+}
+
+__all__ = list(_LAZY)
+__getattr__, __dir__ = lazy_names("seqlm.lm", _LAZY)

@@ -46,6 +46,7 @@ from torch import nn
 from seqlm.data.vocab import EOS_ID
 from seqlm.errors import SeqlmError
 from seqlm.lm.base import config_from_dict
+from seqlm.schema import check_fields, setting
 
 
 
@@ -55,23 +56,21 @@ class FFNNConfig:
 
     vocab_size: int
     kind: str = "ffnn"
-    context: int = 4              # n - 1: tokens in the window (Bengio's best PTB-size model: n = 5)
-    embed_size: int = 64          # D, per context token
-    hidden_size: int = 256        # Hid, the tanh layer
-    dropout: float = 0.0          # on the concatenated embeddings and on the hidden layer
-    direct: bool = False          # Bengio's direct connections W e_t
-    tie_weights: bool = False     # U = E (needs hidden_size == embed_size)
-    init_scale: float = 0.1       # U(-s, s) for the embedding and output weights
-    pad_id: int = EOS_ID          # the start-of-sentence padding token
+    context: int = setting(4, "n - 1: tokens in the window (Bengio's best PTB-size model: n = 5)", ge=1)
+    embed_size: int = setting(64, "D, per context token", ge=1)
+    hidden_size: int = setting(256, "Hid, the tanh layer", ge=1)
+    dropout: float = setting(0.0, "on the concatenated embeddings and on the hidden layer", ge=0, lt=1)
+    direct: bool = setting(False, "Bengio's direct connections W e_t")
+    tie_weights: bool = setting(False, "U = E (needs hidden_size == embed_size)")
+    init_scale: float = setting(0.1, "U(-s, s) for the embedding and output weights", gt=0)
+    pad_id: int = setting(EOS_ID, "the start-of-sentence padding token", ge=0)
 
     def __post_init__(self) -> None:
         if self.kind != "ffnn":
             raise SeqlmError(f"FFNNConfig.kind must be 'ffnn', got {self.kind!r}")
-        for name in ("vocab_size", "context", "embed_size", "hidden_size"):
-            if int(getattr(self, name)) < 1:
-                raise SeqlmError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise SeqlmError(f"dropout must be in [0, 1), got {self.dropout}")
+        if isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int) or self.vocab_size < 1:
+            raise SeqlmError(f"vocab_size must be an integer >= 1, got {self.vocab_size!r}")
+        check_fields(self)
         if self.tie_weights and self.hidden_size != self.embed_size:
             raise SeqlmError(f"tie_weights needs hidden_size == embed_size, got hidden_size="
                              f"{self.hidden_size} and embed_size={self.embed_size}")

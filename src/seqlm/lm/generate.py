@@ -12,6 +12,8 @@ on the same scale.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,8 +61,8 @@ def generate(model: nn.Module, prompt_ids: list[int], max_tokens: int, temperatu
     """
     if max_tokens < 0:
         raise SeqlmError(f"--max-tokens must be >= 0, got {max_tokens}")
-    if temperature < 0:
-        raise SeqlmError(f"--temperature must be >= 0, got {temperature}")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise SeqlmError(f"--temperature must be a finite number >= 0, got {temperature}")
     if top_k is not None and top_k < 1:
         raise SeqlmError(f"--top-k must be >= 1, got {top_k}")
     was_training = model.training

@@ -16,58 +16,14 @@ It needs ``hidden_size == embed_size``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from seqlm.errors import SeqlmError
 from seqlm.lm.base import State, config_from_dict
-
+from seqlm.lm.config import BACKENDS, CELLS, INITS, VARIANTS, RNNLMConfig
 from seqlm.nn import RecurrentStack
 
-CELLS = ("rnn", "lstm", "gru")
-BACKENDS = ("explicit", "fused")
-VARIANTS = ("cho", "reset_after")
-INITS = ("pytorch", "uniform", "orthogonal")
-
-
-@dataclass
-class RNNLMConfig:
-    """Architecture of an :class:`RNNLanguageModel`; saved in ``config.json``."""
-
-    vocab_size: int
-    kind: str = "rnn"
-    cell: str = "lstm"            # rnn (tanh) | lstm | gru
-    variant: str | None = None    # GRU only: cho (2014) | reset_after (cuDNN); None: the backend's
-    backend: str = "fused"        # fused (cuDNN / oneDNN) | explicit (one equation per line)
-    num_layers: int = 2
-    embed_size: int = 200
-    hidden_size: int = 200
-    dropout: float = 0.0          # on non-recurrent connections only
-    tie_weights: bool = False
-    init: str = "uniform"         # pytorch | uniform (Zaremba: U(-s, s)) | orthogonal
-    init_scale: float = 0.1       # s for the uniform preset; embedding/decoder range
-    forget_bias: float | None = None  # LSTM forget-gate bias at init (None: the preset's)
-
-    def __post_init__(self) -> None:
-        if self.kind != "rnn":
-            raise SeqlmError(f"RNNLMConfig.kind must be 'rnn', got {self.kind!r}")
-        for name, value, allowed in (("cell", self.cell, CELLS), ("backend", self.backend, BACKENDS),
-                                     ("variant", self.variant or "cho", VARIANTS), ("init", self.init, INITS)):
-            if value not in allowed:
-                raise SeqlmError(f"unknown {name} {value!r} (choose from {', '.join(allowed)})")
-        for name in ("vocab_size", "num_layers", "embed_size", "hidden_size"):
-            if int(getattr(self, name)) < 1:
-                raise SeqlmError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.cell == "gru" and self.backend == "fused" and self.variant == "cho":
-            raise SeqlmError("the fused GRU backend computes variant='reset_after' only; use "
-                             "backend='explicit' for variant='cho'")
-        if not 0.0 <= self.dropout < 1.0:
-            raise SeqlmError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.tie_weights and self.hidden_size != self.embed_size:
-            raise SeqlmError(f"tie_weights needs hidden_size == embed_size, got hidden_size="
-                             f"{self.hidden_size} and embed_size={self.embed_size}")
+__all__ = ["RNNLanguageModel", "RNNLMConfig", "CELLS", "BACKENDS", "VARIANTS", "INITS"]
 
 
 class RNNLanguageModel(nn.Module):

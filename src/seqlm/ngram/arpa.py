@@ -172,6 +172,15 @@ def _section(path: Path, m: int, rows: list, stoi: dict) -> tuple[np.ndarray, np
         bow[has] = np.array([rows[k][m + 1] for k in has.tolist()], dtype=np.float64)
     except ValueError as e:
         raise SeqlmError(f"{path}: malformed number in the {m}-grams ({e})") from None
+    # log10 p must be a finite number <= 0 (KenLM refuses the rest too); a backoff
+    # weight may be positive but must be finite.
+    for bad, what, col in ((np.flatnonzero(~np.isfinite(prob) | (prob > 0)), "log10 probability", 0),
+                           (np.flatnonzero(~np.isfinite(bow)), "backoff weight", m + 1)):
+        if bad.size:
+            k = int(bad[0])
+            raise SeqlmError(f"{path}: {m}-gram {' '.join(rows[k][1:m + 1])!r} has {what} "
+                             f"{rows[k][col]} (log10 probabilities must be finite and <= 0, "
+                             "backoff weights finite)")
     get = stoi.get
     W = np.array([get(w, -1) for r in rows for w in r[1:m + 1]], dtype=np.int64).reshape(n, m)
     if (W < 0).any():

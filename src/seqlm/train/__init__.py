@@ -1,7 +1,18 @@
-"""Training: truncated BPTT, schedules, clipping, checkpoints and resume, DDP."""
-from seqlm.train.checkpoint import load_checkpoint, load_model, save_checkpoint
-from seqlm.train.config import PRESETS, TrainConfig
-from seqlm.train.trainer import Trainer, TrainResult, train
+"""Training: truncated BPTT, schedules, clipping, checkpoints and resume, DDP.
 
-__all__ = ["Trainer", "TrainResult", "TrainConfig", "PRESETS", "train", "load_checkpoint",
-           "load_model", "save_checkpoint"]
+Names are imported on first use (PEP 562): the settings (:mod:`seqlm.train.config`,
+:mod:`seqlm.train.settings`) can be read without importing torch.
+"""
+from __future__ import annotations
+
+from seqlm._lazy import lazy_names
+
+_LAZY = {
+    "Trainer": "seqlm.train.trainer", "TrainResult": "seqlm.train.trainer", "train": "seqlm.train.trainer",
+    "TrainConfig": "seqlm.train.config", "PRESETS": "seqlm.train.config",
+    "load_checkpoint": "seqlm.train.checkpoint", "load_model": "seqlm.train.checkpoint",
+    "save_checkpoint": "seqlm.train.checkpoint",
+}
+
+__all__ = list(_LAZY)
+__getattr__, __dir__ = lazy_names("seqlm.train", _LAZY)

@@ -10,9 +10,10 @@ numbers).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 from seqlm.errors import SeqlmError
+from seqlm.schema import check_fields, setting
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("zaremba", "plateau", "constant")
@@ -22,52 +23,43 @@ UNITS = ("stream", "sentence")
 
 @dataclass
 class TrainConfig:
-    """How to train (the model's architecture is :class:`seqlm.lm.RNNLMConfig`)."""
+    """How to train (the model's architecture is :class:`seqlm.lm.RNNLMConfig`).
 
-    epochs: int = 13
-    batch_size: int = 20
-    bptt: int = 20
-    variable_bptt: bool = False     # AWD-LSTM style random segment lengths around bptt
+    Every field is a typed setting (:mod:`seqlm.schema`): its type, range, flag
+    spelling and help are declared here once, and checked wherever a value
+    comes from (preset, TOML, flag, checkpoint)."""
+
+    epochs: int = setting(13, "epochs to train", ge=1)
+    batch_size: int = setting(20, "sequences per batch (stream columns or sentences)", ge=1)
+    bptt: int = setting(20, "truncated-BPTT segment length", ge=1)
+    variable_bptt: bool = setting(False, "AWD-LSTM style random segment lengths around bptt")
     # stream: one token stream, state carried (and detached) across segments and
     # sentences (the PTB convention). sentence: batches of whole sentences, each
     # from the zero state (independent sentences; bptt is unused, and validation,
     # which picks the best model, is in sentence mode too).
-    unit: str = "stream"
-    optimizer: str = "sgd"          # sgd | adamw
-    lr: float = 20.0
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    schedule: str = "zaremba"       # zaremba | plateau | constant
-    decay_start: int = 4            # zaremba: epochs at constant lr before decaying
-    lr_decay: float = 0.5           # multiply lr by this at every decay
-    plateau_patience: int = 0       # plateau: epochs without improvement before a decay
-    min_lr: float = 0.0
-    clip: float | None = 0.25       # global gradient-norm threshold (Pascanu); None = off
-    early_stopping: int | None = None  # stop after this many epochs without improvement
-    log_interval: int = 100         # steps between metrics.jsonl lines
-    checkpoint_every: int = 0       # steps between mid-epoch checkpoints (0: only per epoch)
-    valid_batch_size: int = 10      # stream-mode validation batch (see seqlm.eval)
-    precision: str = "auto"         # fp32 | bf16 | auto (bf16 autocast where the device supports it)
-    max_steps: int | None = None    # stop after this many optimisation steps (benchmarks)
-    inject_nan_at_step: int | None = None  # testing the NaN guard: poison the loss at this step
-    sleep_per_step: float = 0.0     # testing resume: slow a tiny run down so it can be killed
+    unit: str = setting("stream", "train on the token stream with state carried, or on independent "
+                        "sentences, each from the zero state", choices=UNITS)
+    optimizer: str = setting("sgd", "optimiser", choices=OPTIMIZERS)
+    lr: float = setting(20.0, "learning rate", gt=0)
+    momentum: float = setting(0.0, "SGD momentum", ge=0, lt=1)
+    weight_decay: float = setting(0.0, "L2 weight decay", ge=0)
+    schedule: str = setting("zaremba", "learning-rate schedule", choices=SCHEDULES)
+    decay_start: int = setting(4, "zaremba: epochs at constant lr before decaying", ge=0)
+    lr_decay: float = setting(0.5, "multiply lr by this at every decay", gt=0, le=1)
+    plateau_patience: int = setting(0, "plateau: epochs without improvement before a decay", ge=0)
+    min_lr: float = setting(0.0, "the lr never decays below this", ge=0)
+    clip: float | None = setting(0.25, "global gradient-norm threshold (Pascanu); none disables", gt=0)
+    early_stopping: int | None = setting(None, "stop after this many epochs without improvement", ge=1)
+    log_interval: int = setting(100, "steps between metrics.jsonl lines", ge=1)
+    checkpoint_every: int = setting(0, "steps between mid-epoch checkpoints (0: only per epoch)", ge=0)
+    valid_batch_size: int = setting(10, "stream-mode validation batch (see seqlm.eval)", ge=1)
+    precision: str = setting("auto", "bf16 autocast where the device supports it (auto), or fp32 / bf16",
+                             choices=PRECISIONS)
+    max_steps: int | None = setting(None, "stop after this many optimisation steps (a checkpoint is "
+                                    "saved there; raise it on resume to continue)", ge=1)
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise SeqlmError(f"unknown optimizer {self.optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
-        if self.schedule not in SCHEDULES:
-            raise SeqlmError(f"unknown schedule {self.schedule!r} (choose from {', '.join(SCHEDULES)})")
-        if self.unit not in UNITS:
-            raise SeqlmError(f"unknown training unit {self.unit!r} (choose from {', '.join(UNITS)})")
-        if self.precision not in PRECISIONS:
-            raise SeqlmError(f"unknown precision {self.precision!r} (choose from {', '.join(PRECISIONS)})")
-        for name in ("epochs", "batch_size", "bptt", "log_interval", "valid_batch_size"):
-            if int(getattr(self, name)) < 1:
-                raise SeqlmError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise SeqlmError(f"lr must be > 0, got {self.lr}")
-        if self.clip is not None and self.clip <= 0:
-            raise SeqlmError(f"clip must be > 0 (or None to disable), got {self.clip}")
+        check_fields(self)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -104,23 +96,6 @@ PRESETS: dict[str, dict] = {
         init_scale=0.1, epochs=2, batch_size=4, bptt=8, optimizer="sgd", lr=5.0, clip=1.0,
         schedule="constant", log_interval=10, valid_batch_size=4, precision="fp32"),
 }
-
-
-def split_fields(values: dict) -> tuple[dict, dict]:
-    """Split a flat dict of settings into (model fields, training fields);
-    unknown names raise a one-line SeqlmError."""
-    from seqlm.lm.model import RNNLMConfig
-    model_names = {f.name for f in fields(RNNLMConfig)}
-    train_names = {f.name for f in fields(TrainConfig)}
-    model, train = {}, {}
-    for k, v in values.items():
-        if k in model_names:
-            model[k] = v
-        elif k in train_names:
-            train[k] = v
-        else:
-            raise SeqlmError(f"unknown setting {k!r}")
-    return model, train
 
 
 def preset(name: str) -> dict:

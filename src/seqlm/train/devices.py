@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from seqlm.errors import SeqlmError
+from seqlm.lm.base import map_state, state_to
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -94,3 +95,37 @@ def finish_distributed(info: DistInfo) -> None:
         if dist.is_initialized():
             dist.destroy_process_group()
         info.owns_group = False
+
+
+# ------------------------------------------------------------------ collectives
+def all_gather_float(info: DistInfo, device: torch.device, x: float) -> list[float]:
+    """``x`` from every rank (a list of one without torchrun)."""
+    if not info.enabled:
+        return [x]
+    import torch.distributed as dist
+    dev = device if device.type == "cuda" else "cpu"
+    t = torch.tensor([x], dtype=torch.float64, device=dev)
+    parts = [torch.empty_like(t) for _ in range(info.world_size)]
+    dist.all_gather(parts, t)
+    return [float(p.item()) for p in parts]
+
+
+def gather_state(info: DistInfo, state, dim: int):
+    """The full (all ranks') carried state on CPU, for a checkpoint."""
+    if not info.enabled:
+        return state_to(state, "cpu")
+    import torch.distributed as dist
+
+    def gather(t):
+        parts = [torch.empty_like(t) for _ in range(info.world_size)]
+        dist.all_gather(parts, t.contiguous())
+        return torch.cat(parts, dim=dim).cpu()
+    return map_state(gather, state)
+
+
+def local_slice(info: DistInfo, state, dim: int, batch_size: int, device: torch.device):
+    """This rank's columns of a full carried state, on its device."""
+    if not info.enabled:
+        return state_to(state, device)
+    b = batch_size // info.world_size
+    return map_state(lambda t: t.narrow(dim, info.rank * b, b).contiguous().to(device), state)

@@ -11,18 +11,23 @@ segment (never ``retain_graph``). Per step:
     θ     ← θ - lr · g   (SGD)   or an AdamW step
 
 A run directory ``OUT`` receives ``checkpoint/`` (the latest, for resuming),
-``best/`` (lowest validation perplexity) and ``metrics.jsonl``. Under
-``torchrun`` each rank trains its own B / world_size columns, DDP all-reduces
-(averages) the gradients and rank 0 alone writes files.
+``best/`` (lowest validation perplexity) and ``metrics.jsonl``; rank 0 holds its
+lock while it trains (:mod:`seqlm.train.rundir`). Under ``torchrun`` each rank
+trains its own B / world_size columns, DDP all-reduces (averages) the gradients
+and rank 0 alone writes files.
+
+Divergence stops the run in one line naming the step: a loss, gradient norm or
+validation perplexity that is not finite, or a mean loss above
+``DIVERGENCE_FACTOR`` times that of the uniform guess (ln V). Nothing diverged is
+saved: ``checkpoint/`` stays the last good one, ``best/`` the best good one.
 """
 from __future__ import annotations
 
 import json
 import math
-import signal
 import sys
-import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -32,15 +37,18 @@ import torch
 import torch.nn.functional as F
 
 from seqlm.data.batching import lm_batches, segments, sentence_batches
-from seqlm.errors import SeqlmError
+from seqlm.errors import SeqlmError, SeqlmWarning
 from seqlm.eval.scoring import autocast_context, evaluate
-from seqlm.lm.base import (build_model, detach_state, map_state, model_class, state_from_tensors,
-                           state_tensors, state_to)
+from seqlm.lm.base import build_model, detach_state, model_class, state_tensors
+from seqlm.io import lock_dir
 from seqlm.nn import clip_grad_norm_
 from seqlm.train import checkpoint as ckpt
+from seqlm.train import rundir
 from seqlm.train.config import TrainConfig
-from seqlm.train.devices import (DistInfo, finish_distributed, init_distributed, resolve_device,
-                                 resolve_precision)
+from seqlm.train.resume import load_resume, restore
+from seqlm.train.devices import (DistInfo, all_gather_float, finish_distributed, gather_state,
+                                 init_distributed, local_slice, resolve_device, resolve_precision)
+from seqlm.train.stops import DivergenceGuard, Signals
 
 
 @dataclass
@@ -52,28 +60,8 @@ class TrainResult:
     interrupted: bool = False   # stopped by SIGINT/SIGTERM (a checkpoint was saved)
     signal: int | None = None   # the signal number that interrupted it
     stopped_early: bool = False
-    history: list = field(default_factory=list)  # one dict per epoch
-
-
-class _Signals:
-    """SIGINT/SIGTERM set a flag; the loop saves a checkpoint at the next step and returns."""
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self._old: dict = {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for s in (signal.SIGINT, signal.SIGTERM):
-                self._old[s] = signal.signal(s, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        self.received = signum
-
-    def __exit__(self, *exc) -> None:
-        for s, h in self._old.items():
-            signal.signal(s, h)
+    max_steps_reached: bool = False  # stopped by max_steps (a checkpoint was saved there)
+    history: list = field(default_factory=list)  # one dict per epoch of this invocation
 
 
 class Trainer:
@@ -84,14 +72,19 @@ class Trainer:
                  progress_position: int = 0, progress_desc: str | None = None,
                  callback: Callable[[dict], None] | None = None, deterministic: bool = False,
                  data_source: str | None = None,
-                 step_hook: Callable[[int, torch.Tensor], None] | None = None):
+                 step_hook: Callable[[int, torch.Tensor], torch.Tensor | None] | None = None,
+                 force: bool = False, notes: list[str] | None = None):
         self.data_source = data_source
         # What the checkpoints record of the corpus (spec and fingerprint): eval, score and
         # generate find it again without --data (seqlm.train.run_corpus).
         self.corpus_record = corpus.record() if hasattr(corpus, "record") else None
-        self.step_hook = step_hook  # called with (step, loss) before backward; for tests/analysis
+        # Called with (step, loss) after the forward pass, before backward; it may
+        # return a replacement loss (fault injection: seqlm.train.faults).
+        self.step_hook = step_hook
         self.corpus, self.cfg, self.seed = corpus, train_config, seed
         self.out = Path(out_dir)
+        self.force = force
+        self.notes = list(notes or [])  # said (SeqlmWarning, metrics.jsonl) once the run starts
         self.dist: DistInfo = init_distributed(device)
         self.device = resolve_device(device, self.dist.local_rank if self.dist.enabled else None)
         self.precision = resolve_precision(train_config.precision, self.device)
@@ -110,13 +103,10 @@ class Trainer:
         if model_config["vocab_size"] != len(corpus.vocab):
             raise SeqlmError(f"model vocab_size {model_config['vocab_size']} != corpus vocabulary "
                              f"size {len(corpus.vocab)}")
+        self.resume = Path(resume) if resume is not None else None
         self.resume_ckpt = None
-        if resume is not None:
-            self.resume_ckpt = ckpt.load_checkpoint(resume, prefer="checkpoint")
-            if self.resume_ckpt.trainer_state is None:
-                raise SeqlmError(f"{self.resume_ckpt.path}: cannot resume (no trainer_state.pt)")
-            ckpt.check_compatible(self.resume_ckpt, corpus.vocab, model_config, "the training data/config")
         self.model_config = model_config
+        self.guard = DivergenceGuard(len(corpus.vocab), train_config.clip)
         if train_config.batch_size % self.dist.world_size:
             raise SeqlmError(f"batch size {train_config.batch_size} is not divisible by the "
                              f"{self.dist.world_size} processes")
@@ -131,34 +121,13 @@ class Trainer:
             fh.write(json.dumps(record) + "\n")
 
     def _all_gather(self, x: float) -> list[float]:
-        """``x`` from every rank (a list of one without torchrun)."""
-        if not self.dist.enabled:
-            return [x]
-        import torch.distributed as dist
-        dev = self.device if self.device.type == "cuda" else "cpu"
-        t = torch.tensor([x], dtype=torch.float64, device=dev)
-        parts = [torch.empty_like(t) for _ in range(self.dist.world_size)]
-        dist.all_gather(parts, t)
-        return [float(p.item()) for p in parts]
+        return all_gather_float(self.dist, self.device, x)
 
     def _gather_state(self, state):
-        """The full (all ranks') carried state, for a checkpoint."""
-        if not self.dist.enabled:
-            return state_to(state, "cpu")
-        import torch.distributed as dist
-
-        def gather(t):
-            parts = [torch.empty_like(t) for _ in range(self.dist.world_size)]
-            dist.all_gather(parts, t.contiguous())
-            return torch.cat(parts, dim=self.state_dim).cpu()
-        return map_state(gather, state)
+        return gather_state(self.dist, state, self.state_dim)
 
     def _local_slice(self, state):
-        if not self.dist.enabled:
-            return state_to(state, self.device)
-        b = self.cfg.batch_size // self.dist.world_size
-        r = self.dist.rank
-        return map_state(lambda t: t.narrow(self.state_dim, r * b, b).contiguous().to(self.device), state)
+        return local_slice(self.dist, state, self.state_dim, self.cfg.batch_size, self.device)
 
     def _save(self, name: str, with_state: bool, state=None) -> None:
         """Write ``OUT/name`` (rank 0); collective when distributed (gathers the state)."""
@@ -171,7 +140,7 @@ class Trainer:
                 "hidden": [t.detach().cpu().clone() for t in state_tensors(self._gather_state(state))]
                 if state is not None else [],
                 "interval": dict(self.interval), "epoch_acc": dict(self.epoch_acc),
-                "world_size": self.dist.world_size,
+                "world_size": self.dist.world_size,  # (no wall times: identical runs, identical files)
             }
         if self.dist.is_main:
             ckpt.save_checkpoint(self.out / name, self.raw_model, self.corpus.vocab,
@@ -184,26 +153,45 @@ class Trainer:
         if with_state:
             self.last_good = (self.out / name, self.step)
 
-    def _diverged(self, what: str, value: float) -> SeqlmError:
+    def _diverged(self, problem: tuple[str, float, str], step: int | None = None) -> SeqlmError:
+        what, value, why = problem
+        step = self.step + 1 if step is None else step
         where = (f"last good checkpoint: {self.last_good[0]} (step {self.last_good[1]})"
                  if self.last_good else "no checkpoint was written yet")
-        return SeqlmError(f"training diverged at step {self.step + 1} (epoch {self.epoch + 1}): "
-                          f"{what} is {value}; weights not saved; {where}")
+        if self.dist.is_main:
+            self._write_metrics({"event": "diverged", "step": step, "what": what, "value": repr(value)})
+        return SeqlmError(f"training diverged at step {step} (epoch {self.epoch + 1}): {what} is "
+                          f"{value:.4g}{why}; weights not saved; {where}")
 
     # --------------------------------------------------------------------- fit
     def fit(self) -> TrainResult:
         with torch.random.fork_rng(devices=[self.device.index or 0] if self.device.type == "cuda" else []):
             torch.manual_seed(self.seed)
             try:
-                with _Signals() as sig:
+                with self._locked(), Signals() as sig:
+                    if self.resume is not None:
+                        self.resume_ckpt = load_resume(self.resume, self.corpus.vocab, self.model_config,
+                                                       self.cfg)
                     return self._fit(sig)
             finally:
                 finish_distributed(self.dist)
 
-    def _fit(self, sig: _Signals) -> TrainResult:
+    def _locked(self):
+        """Rank 0 holds the run directory's lock and readies it (rundir.prepare)."""
+        import contextlib
+        if not self.dist.is_main:
+            return contextlib.nullcontext()
+        stack = contextlib.ExitStack()
+        stack.enter_context(lock_dir(self.out, "seqlm train"))
+        try:
+            rundir.prepare(self.out, resume=rundir.is_run_of(self.out, self.resume), force=self.force)
+        except BaseException:
+            stack.close()
+            raise
+        return stack
+
+    def _fit(self, sig: Signals) -> TrainResult:
         cfg = self.cfg
-        if self.dist.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
         self.raw_model = build_model(self.model_config, seed=self.seed).to(self.device)
         self.state_dim = getattr(self.raw_model, "state_batch_dim", 1)
         model = self.raw_model
@@ -228,15 +216,23 @@ class Trainer:
         self.step, self.epoch, self.segment = 0, 0, 0
         self.lr, self.best_valid, self.bad_epochs = cfg.lr, math.inf, 0
         self.interval = {"loss": 0.0, "steps": 0, "tokens": 0, "gnorm": 0.0}
-        self.epoch_acc = {"loss": 0.0, "steps": 0, "tokens": 0, "time": 0.0}
+        self.epoch_acc = {"loss": 0.0, "steps": 0}
+        self.speed = {"tokens": 0, "time": 0.0}  # this epoch since (re)start; never saved
         self.last_good = None
         history: list[dict] = []
         state = None
         if self.resume_ckpt is not None:
-            state = self._restore(self.resume_ckpt)
+            state = restore(self, self.resume_ckpt)
         elif self.dist.is_main:
             (self.out / "metrics.jsonl").unlink(missing_ok=True)
 
+        if self.resume_ckpt is not None and self.epoch >= cfg.epochs:
+            self.notes.append(f"the run already finished its {cfg.epochs} epochs; nothing to train "
+                              "(raise --epochs to train longer)")
+        if self.dist.is_main:
+            for note in self.notes:
+                warnings.warn(note, SeqlmWarning, stacklevel=3)
+                self._write_metrics({"event": "note", "step": self.step, "note": note})
         if (self.precision == "bf16" and self.model_config.get("backend") == "explicit"
                 and self.dist.is_main):
             from seqlm.nn.cells import AUTOCAST_NOTE
@@ -274,18 +270,16 @@ class Trainer:
                 with autocast_context(self.device, self.precision):
                     logits, state = model(x, state)                                  # (T, b, V)
                 loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), ignore_index=-100)
-                if cfg.inject_nan_at_step is not None and self.step + 1 == cfg.inject_nan_at_step:
-                    loss = loss * float("nan")
                 if self.step_hook is not None:
-                    self.step_hook(self.step + 1, loss)
+                    replaced = self.step_hook(self.step + 1, loss)
+                    loss = loss if replaced is None else replaced
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 gnorm = clip_grad_norm_(params, cfg.clip if cfg.clip is not None else math.inf)
                 loss_value = float(loss.item())
-                if not math.isfinite(loss_value):
-                    raise self._diverged("the loss", loss_value)
-                if not math.isfinite(gnorm):
-                    raise self._diverged("the gradient norm", gnorm)
+                problem = self.guard.step(loss_value, gnorm)
+                if problem:
+                    raise self._diverged(problem)
                 if cfg.variable_bptt and cfg.unit == "stream":  # AWD-LSTM: shorter segments take proportionally smaller steps
                     for g in self.optimizer.param_groups:
                         g["lr"] = self.lr * length / cfg.bptt
@@ -297,15 +291,12 @@ class Trainer:
                 iv["steps"] += 1
                 iv["tokens"] += n_tokens
                 iv["gnorm"] += gnorm
-                ea = self.epoch_acc
-                ea["loss"] += loss_value
-                ea["steps"] += 1
-                ea["tokens"] += n_tokens
-                ea["time"] += time.perf_counter() - t_step
+                self.epoch_acc["loss"] += loss_value
+                self.epoch_acc["steps"] += 1
+                self.speed["tokens"] += n_tokens
+                self.speed["time"] += time.perf_counter() - t_step
                 if tqdm_bar is not None:
                     tqdm_bar.update(1)
-                if cfg.sleep_per_step:
-                    time.sleep(cfg.sleep_per_step)
                 if self.step % cfg.log_interval == 0 or self.segment == len(segs):
                     self._log_interval(t_int, t0, tqdm_bar)
                     t_int = time.perf_counter()
@@ -326,7 +317,8 @@ class Trainer:
                         self._log_interval(t_int, t0, tqdm_bar)
                         self._save("checkpoint", True, state if cfg.unit == "stream" else None)
                     break
-            if cfg.max_steps is not None and self.step >= cfg.max_steps and self.segment < len(segs):
+            reached = cfg.max_steps is not None and self.step >= cfg.max_steps
+            if reached and self.segment < len(segs):
                 break
             # ---- end of epoch: validate, schedule, keep the best, checkpoint
             record = self._end_epoch(t0)
@@ -339,7 +331,10 @@ class Trainer:
                 stopped_early = True
                 self._write_metrics({"event": "early_stop", "epoch": self.epoch, "step": self.step})
                 break
-        return self._result(history, stopped_early=stopped_early)
+            if reached:  # max_steps fell on the last step of an epoch
+                break
+        reached = cfg.max_steps is not None and self.step >= cfg.max_steps
+        return self._result(history, stopped_early=stopped_early, max_steps_reached=reached)
 
     def _result(self, history, **kw) -> TrainResult:
         if self._bar_obj is not None:
@@ -396,6 +391,9 @@ class Trainer:
             ev = evaluate(self.raw_model, self.corpus.valid, "sentence", device=self.device,
                           precision="fp32")
         valid_ppl = ev.ppl
+        problem = self.guard.validation(ev)
+        if problem:
+            raise self._diverged(problem, step=self.step)
         improved = valid_ppl < self.best_valid
         if improved:
             self.best_valid, self.bad_epochs = valid_ppl, 0
@@ -406,12 +404,13 @@ class Trainer:
         train_loss = sum(self._all_gather(ea["loss"] / max(ea["steps"], 1))) / self.dist.world_size
         rec = {"event": "epoch", "epoch": self.epoch + 1, "step": self.step, "train_loss": train_loss,
                "train_ppl": math.exp(min(train_loss, 700)),
-               "tokens_per_s": ea["tokens"] / ea["time"] if ea["time"] else None,
+               "tokens_per_s": self.speed["tokens"] / self.speed["time"] if self.speed["time"] else None,
                "valid_ppl": valid_ppl,
                "valid_bits_per_token": ev.bits_per_token, "best_valid_ppl": self.best_valid,
                "lr": self.lr, "wall_time": time.perf_counter() - t0}
         self._write_metrics(rec)
-        self.epoch_acc = {"loss": 0.0, "steps": 0, "tokens": 0, "time": 0.0}
+        self.epoch_acc = {"loss": 0.0, "steps": 0}
+        self.speed = {"tokens": 0, "time": 0.0}
         # The learning rate of the next epoch.
         if cfg.schedule == "zaremba":
             self.lr = cfg.lr * cfg.lr_decay ** max(self.epoch + 2 - cfg.decay_start, 0)
@@ -419,41 +418,6 @@ class Trainer:
             self.lr *= cfg.lr_decay
         self.lr = max(self.lr, cfg.min_lr)
         return rec
-
-    def _restore(self, ck) -> object:
-        st = ck.trainer_state
-        if st.get("world_size", 1) != self.dist.world_size and st["segment"]:
-            raise SeqlmError(f"{ck.path}: a mid-epoch checkpoint written by {st.get('world_size', 1)} "
-                             f"processes cannot be resumed by {self.dist.world_size}")
-        self.raw_model.load_state_dict(ck.model.state_dict())
-        self.optimizer.load_state_dict(st["optimizer"])
-        self.step, self.epoch, self.segment = int(st["step"]), int(st["epoch"]), int(st["segment"])
-        self.lr, self.best_valid, self.bad_epochs = float(st["lr"]), float(st["best_valid"]), int(st["bad_epochs"])
-        self.interval = dict(st.get("interval") or self.interval)
-        self.epoch_acc = dict(st.get("epoch_acc") or self.epoch_acc)
-        self.last_good = (ck.path, self.step)
-        ckpt.restore_rng(st["rng"])
-        if self.dist.is_main:
-            _truncate_metrics(self.out / "metrics.jsonl", self.step)
-        if not st["hidden"]:
-            return None
-        template = self.raw_model.init_state(self.cfg.batch_size, "cpu")
-        return self._local_slice(state_from_tensors(template, list(st["hidden"])))
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop metric lines logged after the checkpoint we resume from."""
-    if not path.exists():
-        return
-    from seqlm.io import write_text
-    keep = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            if json.loads(line).get("step", 0) <= step:
-                keep.append(line)
-        except json.JSONDecodeError:
-            continue
-    write_text(path, "".join(k + "\n" for k in keep))
 
 
 def train(corpus, model_config, train_config: TrainConfig | None = None, out_dir="runs/train",

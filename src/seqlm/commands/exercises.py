@@ -16,6 +16,8 @@ import argparse
 import json
 import sys
 
+from seqlm.commands import positive_float, positive_int, seed_int
+
 
 def register(sub) -> None:
     p = sub.add_parser("exercises", help="the chapter's 10 exercises: statements, starters, grading",
@@ -39,11 +41,11 @@ def register(sub) -> None:
     ch.add_argument("--format", choices=("text", "json", "gradescope"), default=None,
                     help="text (default), json, or gradescope (Gradescope's results.json)")
     ch.add_argument("--out", default=None, help="write the report to this file instead of stdout")
-    ch.add_argument("--seed", type=int, default=0, help="seed of the random cases (default 0)")
-    ch.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+    ch.add_argument("--seed", type=seed_int, default=0, help="seed of the random cases (default 0)")
+    ch.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
                     help="wall time of one submission, all cases (default: the exercise's)")
-    ch.add_argument("--memory-mb", type=int, default=None, help="address-space limit (default: the exercise's)")
-    ch.add_argument("--threads", type=int, default=None, help="CPU threads of the grading process (default 1)")
+    ch.add_argument("--memory-mb", type=positive_int, default=None, help="address-space limit (default: the exercise's)")
+    ch.add_argument("--threads", type=positive_int, default=None, help="CPU threads of the grading process (default 1)")
     ch.add_argument("--only", action="append", default=[], metavar="TEXT",
                     help="grade only the cases whose name contains TEXT (repeatable), e.g. --only 'GRU cell'")
     p.set_defaults(func=run, _parser=p)
@@ -83,8 +85,10 @@ def _check(args) -> int:
     from seqlm import exercises
     from seqlm.errors import SeqlmError
     from seqlm.exercises.grading.report import gradescope_report, json_report, text_report
-    from seqlm.io import write_json, write_text
+    from seqlm.io import check_output_file, write_json, write_text
 
+    if args.out:
+        check_output_file(args.out, "report")  # before any grading
     fmt = args.format or ("json" if args.json else "text")
     if args.json and args.format not in (None, "json"):
         raise SeqlmError("--json and --format gradescope exclude each other")
@@ -124,6 +128,8 @@ def run(args) -> int:
             else [exercises.get(args.id).id]
         return _verify(ids)
     elif cmd == "start":
+        from seqlm.io import check_output_dir
+        check_output_dir(args.dir)
         path = exercises.start(args.id, args.dir, args.force)
         print(f"wrote {path}; when it is done: seqlm exercises check {exercises.get(args.id).id} {path}")
     elif cmd == "check":

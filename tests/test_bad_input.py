@@ -157,6 +157,7 @@ CASES = [
     # ---- settings in TOML
     Case("toml-directory", TRAIN + ["--config", "{tmp}"], "is a directory, expected a TOML file"),
     Case("toml-missing", TRAIN + ["--config", "{tmp}/nope.toml"], "config file not found"),
+    Case("toml-device", TRAIN + ["--config", "/dev/zero"], "is a device, expected a TOML file"),
     Case("toml-not-toml", TRAIN + ["--config", "{tmp}/c.toml"], "not valid TOML",
          setup=write("c.toml", "lr = = 3\n")),
     Case("toml-not-utf8", TRAIN + ["--config", "{tmp}/c.toml"], "not UTF-8",
@@ -258,6 +259,7 @@ CASES = [
     Case("score-not-utf8", ["score", "{tmp}/b.txt", "--checkpoint", "{run}"], "UTF-8",
          setup=write("b.txt", b"\xff\xfe\x00abc\n")),
     Case("score-empty", ["score", "{tmp}/e.txt", "--checkpoint", "{run}"], "empty", setup=write("e.txt", "")),
+    Case("score-device", ["score", "/dev/zero", "--checkpoint", "{run}"], "is a device, expected a text file"),
     Case("generate-temperature-nan", ["generate", "--checkpoint", "{run}", "--temperature", "nan"],
          "must be a finite number"),
     Case("generate-temperature-negative", ["generate", "--checkpoint", "{run}", "--temperature", "-1"],
@@ -279,6 +281,7 @@ CASES = [
     Case("ngram-data-not-utf8", ["ngram", "--data", "{tmp}/b.txt"], "UTF-8", setup=write("b.txt", b"ok\n\xff\n")),
     # ---- data
     Case("data-info-missing", ["data", "info", "{tmp}/nope"], "no such file or directory"),
+    Case("data-info-device", ["data", "info", "/dev/zero"], "/dev/zero"),
     Case("data-info-empty-dir", ["data", "info", "{tmp}/empty"], "empty",
          setup=lambda t: (t / "empty").mkdir()),
     Case("data-download-unknown", ["data", "download", "imagenet"], "unknown dataset 'imagenet'"),

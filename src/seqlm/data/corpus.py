@@ -107,6 +107,8 @@ def read_lines(path: str | Path) -> list[str]:
         raise SeqlmError(f"{path}: file not found")
     if path.is_dir():
         raise SeqlmError(f"{path}: is a directory, expected a text file")
+    if path.is_char_device() or path.is_block_device():  # /dev/zero would never end
+        raise SeqlmError(f"{path}: is a device, expected a text file")
     data = path.read_bytes()
     try:
         text = data.decode("utf-8")

@@ -86,6 +86,8 @@ def _toml_loads(text: str) -> dict:
 def _read_text(path: Path) -> str:
     if path.is_dir():
         raise SeqlmError(f"{path}: is a directory, expected a TOML file")
+    if path.is_char_device() or path.is_block_device():  # /dev/zero would never end
+        raise SeqlmError(f"{path}: is a device, expected a TOML file")
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:

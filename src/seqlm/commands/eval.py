@@ -10,6 +10,7 @@ import sys
 
 from seqlm.commands import positive_int
 from seqlm.commands.corpus_args import add_corpus_args, settings_from_args, split_files
+from seqlm.metrics import MODES
 
 
 def register(sub) -> None:
@@ -18,7 +19,7 @@ def register(sub) -> None:
     p.add_argument("--checkpoint", required=True, help="a run directory (uses best/) or a checkpoint")
     add_corpus_args(p, data_help="another corpus to score (default: the one the run was trained on)")
     p.add_argument("--split", choices=("valid", "test", "both"), default="both")
-    p.add_argument("--mode", choices=("stream", "sentence"), default="stream")
+    p.add_argument("--mode", choices=MODES, default="stream")
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help="default 1 in stream mode (the literature's convention), 64 in sentence mode")
     p.add_argument("--device", default="cpu")

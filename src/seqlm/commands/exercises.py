@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 
-from seqlm.commands import positive_float, positive_int, seed_int
+from seqlm.commands import seed_int
 
 
 def register(sub) -> None:
@@ -42,10 +42,10 @@ def register(sub) -> None:
                     help="text (default), json, or gradescope (Gradescope's results.json)")
     ch.add_argument("--out", default=None, help="write the report to this file instead of stdout")
     ch.add_argument("--seed", type=seed_int, default=0, help="seed of the random cases (default 0)")
-    ch.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
+    ch.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                     help="wall time of one submission, all cases (default: the exercise's)")
-    ch.add_argument("--memory-mb", type=positive_int, default=None, help="address-space limit (default: the exercise's)")
-    ch.add_argument("--threads", type=positive_int, default=None, help="CPU threads of the grading process (default 1)")
+    ch.add_argument("--memory-mb", type=int, default=None, help="address-space limit (default: the exercise's)")
+    ch.add_argument("--threads", type=int, default=None, help="CPU threads of the grading process (default 1)")
     ch.add_argument("--only", action="append", default=[], metavar="TEXT",
                     help="grade only the cases whose name contains TEXT (repeatable), e.g. --only 'GRU cell'")
     p.set_defaults(func=run, _parser=p)

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from seqlm.commands import comma_choices, finite_float, seed_int
+from seqlm.lm.config import CELLS
 
-_cells = comma_choices(("rnn", "lstm", "gru"))
+_cells = comma_choices(CELLS)
 
 
 def register(sub) -> None:
@@ -13,7 +14,7 @@ def register(sub) -> None:
                     "back through T steps of an RNN, LSTM and GRU at initialisation; write Figure 5.2 "
                     "(PDF+PNG), the numbers (CSV+JSON), and print the fitted decay rates beside the "
                     "Pascanu et al. (2013) bound log σ_max(W_hh).")
-    p.add_argument("--cells", type=_cells, default=["rnn", "lstm", "gru"], help="default: rnn,lstm,gru")
+    p.add_argument("--cells", type=_cells, default=list(CELLS), help=f"default: {','.join(CELLS)}")
     p.add_argument("--length", type=int, default=100, help="sequence length T (default 100)")
     p.add_argument("--hidden", type=int, default=64, help="hidden size H (default 64)")
     p.add_argument("--input-size", type=int, default=32, help="input size (default 32)")

@@ -1,9 +1,10 @@
 """`seqlm longlag`: train RNN, LSTM and GRU on the adding or temporal-order problem."""
 from __future__ import annotations
 
-from seqlm.commands import comma_ints, nonnegative_int, positive_float, seed_int
-from seqlm.commands.gradients import _cells
+from seqlm.commands import comma_choices, comma_ints, nonnegative_int, positive_float, seed_int
+from seqlm.lm.config import BACKENDS, CELLS
 
+_cells = comma_choices(CELLS)
 _lengths = comma_ints(2, "lengths")
 
 
@@ -17,14 +18,14 @@ def register(sub) -> None:
     p.add_argument("--task", choices=("adding", "order"), default="adding")
     p.add_argument("--length", type=_lengths, default=[100],
                    help="sequence length(s) T, comma-separated (default 100)")
-    p.add_argument("--cells", type=_cells, default=["rnn", "lstm", "gru"])
+    p.add_argument("--cells", type=_cells, default=list(CELLS))
     p.add_argument("--steps", type=int, default=2000, help="at most this many updates per model (default 2000)")
     p.add_argument("--budget-seconds", type=positive_float, default=None,
                    help="and at most this much wall time per model (not bitwise repeatable)")
     p.add_argument("--hidden", type=int, default=32)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=positive_float, default=1e-2, help="Adam learning rate (default 1e-2)")
-    p.add_argument("--backend", choices=("fused", "explicit"), default="fused",
+    p.add_argument("--backend", choices=BACKENDS, default="fused",
                    help="seqlm.nn backend (default fused; its GRU is the reset_after variant, "
                         "explicit runs the book's cho GRU)")
     p.add_argument("--clip", type=positive_float, default=1.0, help="gradient-norm clipping threshold (default 1)")

@@ -11,6 +11,7 @@ import sys
 
 from seqlm.commands import positive_int
 from seqlm.commands.corpus_args import add_corpus_args, settings_from_args, split_files
+from seqlm.metrics import MODES
 
 
 def register(sub) -> None:
@@ -22,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("--split", choices=("train", "valid", "test"), default="test",
                    help="without FILE: which split of the corpus (default test)")
     add_corpus_args(p, data_help="without FILE: another corpus (default: the run's own)")
-    p.add_argument("--mode", choices=("stream", "sentence"), default="stream")
+    p.add_argument("--mode", choices=MODES, default="stream")
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--device", default="cpu")
     fmt = p.add_mutually_exclusive_group()

@@ -14,6 +14,7 @@ docs/exercises.md.
 from __future__ import annotations
 
 import importlib
+import math
 import tempfile
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def limits_for(exercise_id: str, seconds: float | None = None, memory_mb: int | 
     ex = get(exercise_id)
     for name, value in (("time limit", seconds), ("memory limit", memory_mb),
                         ("output limit", output_bytes), ("threads", threads)):
-        if value is not None and value <= 0:
+        if value is not None and not (value > 0 and math.isfinite(value)):  # nan too
             raise SeqlmError(f"the {name} must be positive, got {value}")
     return Limits(float(seconds or ex.seconds), int(memory_mb or ex.memory_mb),
                   int(output_bytes or (1 << 20)), int(threads or 1))

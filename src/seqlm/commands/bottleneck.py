@@ -1,10 +1,11 @@
 """`seqlm bottleneck`: an encoder–decoder without attention copying (or reversing) T symbols."""
 from __future__ import annotations
 
-from seqlm.commands import comma_ints
-from seqlm.commands.gradients import _cells
-from seqlm.commands.longlag import _lengths
+from seqlm.commands import comma_choices, comma_ints, positive_float, seed_int
+from seqlm.lm.config import CELLS
 
+_cells = comma_choices(CELLS)
+_lengths = comma_ints(2, "lengths")
 _sizes = comma_ints(1, "hidden sizes")
 
 
@@ -27,8 +28,8 @@ def register(sub) -> None:
     p.add_argument("--eval-every", type=int, default=100,
                    help="greedy test accuracy every this many steps; a model stops once solved (default 100)")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default 1e-2)")
-    p.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping threshold (default 1)")
+    p.add_argument("--lr", type=positive_float, default=1e-2, help="Adam learning rate (default 1e-2)")
+    p.add_argument("--clip", type=positive_float, default=1.0, help="gradient-norm clipping threshold (default 1)")
     p.add_argument("--test-size", type=int, default=500, help="test sequences per length (default 500)")
     p.add_argument("--backend", choices=("fused", "explicit"), default="fused",
                    help="seqlm.nn backend (default fused; its GRU is the reset_after variant, "
@@ -36,21 +37,20 @@ def register(sub) -> None:
     p.add_argument("--jobs", type=int, default=2,
                    help="models trained at a time, each in its own process on one torch thread "
                         "(default 2; results are the same for any value)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--out", required=True, metavar="DIR")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     import sys
-    from pathlib import Path
 
     import torch
 
     from seqlm.analysis.bottleneck import results_csv, results_markdown, run_sweep
     from seqlm.errors import SeqlmError
     from seqlm.figures.bottleneck import plot_accuracy_vs_length, plot_position_accuracy
-    from seqlm.io import write_json, write_text
+    from seqlm.io import check_output_dir, write_json, write_text
 
     for flag, v in (("--steps", args.steps), ("--eval-every", args.eval_every),
                     ("--batch-size", args.batch_size), ("--test-size", args.test_size)):
@@ -60,9 +60,7 @@ def run(args) -> int:
         raise SeqlmError(f"--symbols must be at least 2, got {args.symbols}")
     if not args.lr > 0 or not args.clip > 0:
         raise SeqlmError("--lr and --clip must be positive")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise SeqlmError(f"--out {out}: exists and is not a directory")
+    out = check_output_dir(args.out)
     if args.jobs < 1:
         raise SeqlmError(f"--jobs must be positive, got {args.jobs}")
     torch.set_num_threads(1)  # models this small run fastest on one thread, and repeatably

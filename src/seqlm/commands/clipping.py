@@ -1,7 +1,7 @@
 """`seqlm clipping`: Section 5.2.4's demonstration, no clipping vs norm vs element-wise."""
 from __future__ import annotations
 
-from seqlm.commands import comma_choices
+from seqlm.commands import comma_choices, positive_float, seed_int
 
 MODES = ("none", "norm", "value")
 _modes = comma_choices(MODES)
@@ -20,22 +20,21 @@ def register(sub) -> None:
     p.add_argument("--length", type=int, default=10, help="adding-problem length T (default 10)")
     p.add_argument("--hidden", type=int, default=32, help="hidden size H (default 32)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--init-scale", type=float, default=3.0,
+    p.add_argument("--init-scale", type=positive_float, default=3.0,
                    help="weights N(0, (scale/sqrt(H))^2); sigma_max(W_hh) is about 2x this (default 3)")
-    p.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (default 0.05)")
-    p.add_argument("--threshold", type=float, default=1.0,
+    p.add_argument("--lr", type=positive_float, default=0.05, help="SGD learning rate (default 0.05)")
+    p.add_argument("--threshold", type=positive_float, default=1.0,
                    help="norm threshold (norm) or component bound (value) (default 1)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--out", required=True, metavar="DIR")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from dataclasses import asdict
-    from pathlib import Path
 
     from seqlm.errors import SeqlmError
-    from seqlm.io import write_json, write_text
+    from seqlm.io import check_output_dir, write_json, write_text
 
     for flag, v in (("--steps", args.steps), ("--hidden", args.hidden), ("--batch-size", args.batch_size)):
         if v < 1:
@@ -45,9 +44,7 @@ def run(args) -> int:
     for flag, v in (("--init-scale", args.init_scale), ("--lr", args.lr), ("--threshold", args.threshold)):
         if not v > 0:
             raise SeqlmError(f"{flag} must be positive, got {v}")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise SeqlmError(f"--out {out}: exists and is not a directory")
+    out = check_output_dir(args.out)
 
     import torch
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from seqlm.errors import SeqlmError
-from seqlm.io import write_json, write_text
+from seqlm.io import check_output_dir, write_json, write_text
 
 SCHEMA_VERSION = 1
 KIND = "seqlm-inspect"
@@ -79,8 +79,7 @@ def _mode(ck: Inspectable, mode: str | None) -> str:
 
 
 def _check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise SeqlmError(f"{out}: exists and is not a directory")
+    check_output_dir(out)  # under a file, unwritable, /proc, /sys: one line, before any work
 
 
 # ------------------------------------------------------------------ a text

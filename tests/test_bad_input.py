@@ -249,6 +249,8 @@ CASES = [
          setup=edit_json(f"{BEST}/config.json", lambda d: d["model"].update(num_layers="2"))),
     Case("eval-config-schema", EVAL, "schema version 99 is not supported",
          setup=edit_json(f"{BEST}/config.json", lambda d: d.update(schema_version=99))),
+    Case("eval-config-corpus", EVAL, "corpus must be an object",
+         setup=edit_json(f"{BEST}/config.json", lambda d: d.update(corpus=[1]))),
     Case("eval-vocab-garbage", EVAL, "corrupt checkpoint", setup=write(f"{BEST}/vocab.json", "[1, 2]")),
     Case("eval-vocab-missing", EVAL, "vocab.json missing", setup=lambda t: (t / BEST / "vocab.json").unlink()),
     Case("eval-other-vocabulary", ["eval", "--checkpoint", "{run}", "--data", "{other}"], "vocabulary mismatch"),

@@ -7,6 +7,9 @@ a checkpoint's recorded corpus supplies them.
 """
 from __future__ import annotations
 
+from seqlm.data.tokenize import WORD_TOKENIZERS
+from seqlm.data.vocab import LEVELS
+
 DATA_HELP = ("corpus: a registry name (ptb, wikitext-2, tiny-shakespeare), 'synthetic' "
              "(or synthetic:seed=N), a folder of PREFIX.train/valid/test.txt files, one text "
              "file (split 90/5/5) or a .toml corpus file")
@@ -21,9 +24,9 @@ def add_corpus_args(p, data: bool = True, data_help: str = DATA_HELP, data_defau
     g.add_argument("--train", metavar="FILE", help="training text (with --valid and --test, instead of --data)")
     g.add_argument("--valid", metavar="FILE", help="validation text")
     g.add_argument("--test", metavar="FILE", help="test text")
-    g.add_argument("--level", choices=("word", "char"), default=None,
+    g.add_argument("--level", choices=LEVELS, default=None,
                    help="token unit (default: the corpus's own, word for most)")
-    g.add_argument("--tokenizer", choices=("whitespace", "words"), default=None,
+    g.add_argument("--tokenizer", choices=WORD_TOKENIZERS, default=None,
                    help="word level: split on whitespace (default; PTB and WikiText are "
                         "pre-tokenised) or into words, numbers and punctuation (Unicode-aware)")
     g.add_argument("--lowercase", action="store_true", default=None, help="fold case first")

@@ -198,6 +198,8 @@ def read_config(path: Path) -> dict:
         raise corrupt(f, f"seed must be an integer >= 0, got {seed!r}")
     if d.get("data") is not None and not isinstance(d["data"], str):
         raise corrupt(f, f"data must be a string, got {d['data']!r:.60}")
+    if d.get("corpus") is not None and not isinstance(d["corpus"], dict):
+        raise corrupt(f, f"corpus must be an object, got {d['corpus']!r:.60}")
     return d
 
 

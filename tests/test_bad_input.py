@@ -149,7 +149,7 @@ CASES = [
          "computes variant='reset_after' only"),
     Case("train-device-unknown", TRAIN + ["--device", "tpu"], "unknown device 'tpu'"),
     *([] if HAS_CUDA else [Case("train-device-cuda", TRAIN + ["--device", "cuda"], "no CUDA device")]),
-    Case("train-no-data", ["train", "--out", "{tmp}/new"], "--data and --out are required"),
+    Case("train-no-data", ["train", "--out", "{tmp}/new"], "--data (or --train/--valid/--test) and --out are required"),
     Case("train-diverges", TRAIN + ["--lr", "1e6", "--clip", "none"], "training diverged at step",
          creates=True),
     Case("train-data-missing", ["train", "--data", "{tmp}/nope", "--out", "{tmp}/new", "--preset", "tiny"],

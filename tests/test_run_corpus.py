@@ -34,7 +34,7 @@ def test_synthetic_corpus_does_not_follow_the_training_seed(synthetic_run):
 
 
 def test_eval_score_generate_without_and_with_data(synthetic_run):
-    run = str(synthetic_run)
+    run = str(synthetic_run / "checkpoint")  # the run has no best/ yet (--max-steps): name it
     common = ("--split", "test", "--mode", "sentence", "--json")
     own = json.loads(ok(seqlm("eval", "--checkpoint", run, *common)).stdout)
     given = ok(seqlm("eval", "--checkpoint", run, "--data", "synthetic", *common))
@@ -52,7 +52,7 @@ def test_eval_score_generate_without_and_with_data(synthetic_run):
 
 
 def test_a_corpus_with_another_vocabulary_is_refused_in_one_line(synthetic_run, tmp_path):
-    run = str(synthetic_run)
+    run = str(synthetic_run / "checkpoint")
     one_line_error(seqlm("eval", "--checkpoint", run, "--data", "synthetic:seed=3"),
                    "synthetic:seed=3", "cannot be scored honestly", "vocabulary mismatch",
                    "trained on synthetic")
@@ -77,11 +77,12 @@ def test_same_vocabulary_other_text_is_scored_with_a_note(tmp_path, one_thread):
     (other / "train.txt").write_text("\n".join(lines) + "\n")  # the same training text: same vocabulary
     for s in ("valid", "test"):                                 # new held-out text
         (other / f"{s}.txt").write_text("d c b a .\nzebra a b\n")
-    r = ok(seqlm("eval", "--checkpoint", str(tmp_path / "run"), "--data", str(other)))
+    r = ok(seqlm("eval", "--checkpoint", str(tmp_path / "run" / "checkpoint"), "--data", str(other)))
     assert "note:" in r.stderr and "is not the corpus" in r.stderr and "fingerprint" in r.stderr
     # the run's corpus moved away: one line that says to pass --data
     d.rename(tmp_path / "moved")
-    one_line_error(seqlm("eval", "--checkpoint", str(tmp_path / "run")), "cannot load the run's corpus",
+    one_line_error(seqlm("eval", "--checkpoint", str(tmp_path / "run" / "checkpoint")),
+                   "cannot load the run's corpus",
                    "--data")
 
 

@@ -316,6 +316,13 @@ CASES = [
          "virtual filesystem /proc"),
     Case("inspect-nan-weights", ["inspect", "--checkpoint", "{run}", "--text", "w1 w2", "--out", "{tmp}/i"],
          "non-finite values", setup=poison_weights(f"{BEST}/model.safetensors")),
+    Case("probe-out-under-file", ["probe", "--checkpoint", "{run}", "--out", "{file}/p"],
+         "is a file, not a directory"),
+    Case("probe-out-proc", ["probe", "--checkpoint", "{run}", "--out", "/proc/p"], "virtual filesystem /proc"),
+    Case("probe-same-splits", ["probe", "--checkpoint", "{run}", "--out", "{tmp}/p", "--fit-split", "test"],
+         "must differ"),
+    Case("probe-corrupt-config", ["probe", "--checkpoint", "{run}", "--out", "{tmp}/p"], "corrupt checkpoint",
+         setup=write(f"{BEST}/config.json", "{")),
     Case("inspect-nothing", ["inspect", "--checkpoint", "{run}", "--out", "{tmp}/i"], "nothing to inspect"),
     # ---- the comparison and its figures
     Case("compare-out-is-file", ["compare", "--preset", "tiny", "--out", "{file}"], "exists and is not a directory"),

@@ -50,9 +50,8 @@ def run(args) -> int:
 
     if args.fit_split == args.eval_split:
         raise SeqlmError(f"--fit-split and --eval-split must differ (both {args.fit_split})")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise SeqlmError(f"--out {out}: exists and is not a directory")
+    from seqlm.io import check_output_dir
+    out = check_output_dir(args.out)  # under a file, unwritable, /proc, /sys: before any work
     import torch
 
     from seqlm.compare.probes import compare_run_models, probe_checkpoints, write_probes

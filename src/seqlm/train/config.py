@@ -61,6 +61,16 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_fields(self)
 
+    def next_lr(self, lr: float, epoch: int, improved: bool, bad_epochs: int) -> float:
+        """The learning rate after epoch ``epoch`` (0-based) ends: ``zaremba`` halves
+        (×lr_decay) every epoch from ``decay_start``; ``plateau`` decays after
+        ``plateau_patience`` epochs without a better validation perplexity."""
+        if self.schedule == "zaremba":
+            lr = self.lr * self.lr_decay ** max(epoch + 2 - self.decay_start, 0)
+        elif self.schedule == "plateau" and not improved and bad_epochs > self.plateau_patience:
+            lr *= self.lr_decay
+        return max(lr, self.min_lr)
+
     def to_dict(self) -> dict:
         return asdict(self)
 

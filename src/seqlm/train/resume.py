@@ -17,7 +17,7 @@ from seqlm.errors import SeqlmError
 from seqlm.lm.base import state_from_tensors, state_tensors
 from seqlm.train import checkpoint as ckpt
 from seqlm.train.config import TrainConfig
-from seqlm.train.devices import local_slice
+from seqlm.train.devices import gather_state, local_slice
 
 REQUIRED = ("step", "epoch", "segment", "lr", "best_valid", "bad_epochs", "optimizer", "rng", "hidden")
 
@@ -37,6 +37,18 @@ def load_resume(path: Path, vocab, model_config: dict, cfg: TrainConfig) -> ckpt
         raise SeqlmError(f"{ck.path}: the run is at step {st['step']}, already at max_steps "
                          f"{cfg.max_steps}; raise --max-steps (or --max-steps none) to train on")
     return ck
+
+
+def snapshot(tr, state) -> dict:
+    """The trainer state of ``tr`` for a checkpoint: what :func:`restore` puts back.
+    Collective under DDP (the carried state is gathered from every rank)."""
+    hidden = gather_state(tr.dist, state, tr.state_dim) if state is not None else None
+    return {"step": tr.step, "epoch": tr.epoch, "segment": tr.segment,
+            "lr": tr.lr, "best_valid": tr.best_valid, "bad_epochs": tr.bad_epochs,
+            "optimizer": tr.optimizer.state_dict(), "rng": ckpt.snapshot_rng(),
+            "hidden": [t.detach().cpu().clone() for t in state_tensors(hidden)] if hidden is not None else [],
+            "interval": dict(tr.interval), "epoch_acc": dict(tr.epoch_acc),
+            "world_size": tr.dist.world_size}  # (no wall times: identical runs, identical files)
 
 
 def restore(tr, ck: ckpt.Checkpoint):

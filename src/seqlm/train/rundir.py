@@ -14,11 +14,12 @@ a run's work from being lost, mixed with another's or mis-reported:
 """
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
 from seqlm.errors import SeqlmError
-from seqlm.io import recover_dir
+from seqlm.io import lock_dir, recover_dir
 
 CHECKPOINT_DIRS = ("checkpoint", "best")
 RUN_FILES = ("metrics.jsonl", "results.json")
@@ -76,3 +77,11 @@ def prepare(out: Path, resume: bool, force: bool) -> None:
         clear(out)
     else:
         check_fresh(out)
+
+
+@contextlib.contextmanager
+def locked(out: Path, resume: Path | None, force: bool):
+    """Hold ``out``'s lock for the whole run, having readied it (:func:`prepare`)."""
+    with lock_dir(out, "seqlm train"):
+        prepare(out, resume=is_run_of(out, resume), force=force)
+        yield

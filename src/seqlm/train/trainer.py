@@ -20,6 +20,12 @@ Divergence stops the run in one line naming the step: a loss, gradient norm or
 validation perplexity that is not finite, or a mean loss above
 ``DIVERGENCE_FACTOR`` times that of the uniform guess (ln V). Nothing diverged is
 saved: ``checkpoint/`` stays the last good one, ``best/`` the best good one.
+
+``Trainer._fit`` is the loop (batches → step → log → end of epoch); its parts are
+named methods here, and what is not the loop lives beside it: ``resume``
+(snapshot/restore), ``stops`` (divergence, signals), ``rundir`` (lock, --force),
+``devices`` (DDP collectives), ``checkpoint``. (About 430 lines: the loop's parts
+share the run's counters, and splitting them across files would hide that.)
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ import math
 import sys
 import time
 import warnings
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -39,15 +46,20 @@ import torch.nn.functional as F
 from seqlm.data.batching import lm_batches, segments, sentence_batches
 from seqlm.errors import SeqlmError, SeqlmWarning
 from seqlm.eval.scoring import autocast_context, evaluate
-from seqlm.lm.base import build_model, detach_state, model_class, state_tensors
-from seqlm.io import lock_dir
+from seqlm.lm.base import build_model, detach_state, model_class
 from seqlm.nn import clip_grad_norm_
 from seqlm.train import checkpoint as ckpt
 from seqlm.train import rundir
 from seqlm.train.config import TrainConfig
-from seqlm.train.resume import load_resume, restore
-from seqlm.train.devices import (DistInfo, all_gather_float, finish_distributed, gather_state,
-                                 init_distributed, local_slice, resolve_device, resolve_precision)
+from seqlm.train.devices import (
+    DistInfo,
+    all_gather_float,
+    finish_distributed,
+    init_distributed,
+    resolve_device,
+    resolve_precision,
+)
+from seqlm.train.resume import load_resume, restore, snapshot
 from seqlm.train.stops import DivergenceGuard, Signals
 
 
@@ -123,25 +135,9 @@ class Trainer:
     def _all_gather(self, x: float) -> list[float]:
         return all_gather_float(self.dist, self.device, x)
 
-    def _gather_state(self, state):
-        return gather_state(self.dist, state, self.state_dim)
-
-    def _local_slice(self, state):
-        return local_slice(self.dist, state, self.state_dim, self.cfg.batch_size, self.device)
-
     def _save(self, name: str, with_state: bool, state=None) -> None:
         """Write ``OUT/name`` (rank 0); collective when distributed (gathers the state)."""
-        trainer_state = None
-        if with_state:
-            trainer_state = {
-                "step": self.step, "epoch": self.epoch, "segment": self.segment,
-                "lr": self.lr, "best_valid": self.best_valid, "bad_epochs": self.bad_epochs,
-                "optimizer": self.optimizer.state_dict(), "rng": ckpt.snapshot_rng(),
-                "hidden": [t.detach().cpu().clone() for t in state_tensors(self._gather_state(state))]
-                if state is not None else [],
-                "interval": dict(self.interval), "epoch_acc": dict(self.epoch_acc),
-                "world_size": self.dist.world_size,  # (no wall times: identical runs, identical files)
-            }
+        trainer_state = snapshot(self, state) if with_state else None
         if self.dist.is_main:
             ckpt.save_checkpoint(self.out / name, self.raw_model, self.corpus.vocab,
                                  train_config=self.cfg.to_dict(), trainer_state=trainer_state,
@@ -168,7 +164,8 @@ class Trainer:
         with torch.random.fork_rng(devices=[self.device.index or 0] if self.device.type == "cuda" else []):
             torch.manual_seed(self.seed)
             try:
-                with self._locked(), Signals() as sig:
+                lock = rundir.locked(self.out, self.resume, self.force) if self.dist.is_main else nullcontext()
+                with lock, Signals() as sig:
                     if self.resume is not None:
                         self.resume_ckpt = load_resume(self.resume, self.corpus.vocab, self.model_config,
                                                        self.cfg)
@@ -176,21 +173,30 @@ class Trainer:
             finally:
                 finish_distributed(self.dist)
 
-    def _locked(self):
-        """Rank 0 holds the run directory's lock and readies it (rundir.prepare)."""
-        import contextlib
-        if not self.dist.is_main:
-            return contextlib.nullcontext()
-        stack = contextlib.ExitStack()
-        stack.enter_context(lock_dir(self.out, "seqlm train"))
-        try:
-            rundir.prepare(self.out, resume=rundir.is_run_of(self.out, self.resume), force=self.force)
-        except BaseException:
-            stack.close()
-            raise
-        return stack
-
     def _fit(self, sig: Signals) -> TrainResult:
+        """The training loop: batches → step → log → end of epoch."""
+        model = self._setup()
+        history: list[dict] = []
+        while self.epoch < self.cfg.epochs:
+            batches = self._epoch_batches()               # a function of (seed, epoch): resumable
+            state = self._start_epoch(model, len(batches))
+            while self.segment < len(batches):
+                state = self._step(model, batches[self.segment], state)
+                stop = self._after_step(state, sig, len(batches))
+                if stop:                                  # a signal, or --max-steps mid-epoch
+                    return self._result(history, **stop)
+            history.append(self._end_epoch(self._t0))     # validate, schedule, keep the best
+            self.epoch, self.segment = self.epoch + 1, 0
+            self._save("checkpoint", True, None)
+            if self._early_stop() or self._max_steps_reached():
+                break
+        return self._result(history, stopped_early=self._stopped_early,
+                            max_steps_reached=self._max_steps_reached())
+
+    # ------------------------------------------------------------ the loop's parts
+    def _setup(self):
+        """Model (seeded), its DDP wrapper, the optimizer, this rank's data, the
+        counters, a resumed run's state; then the notes. Returns the model to call."""
         cfg = self.cfg
         self.raw_model = build_model(self.model_config, seed=self.seed).to(self.device)
         self.state_dim = getattr(self.raw_model, "state_batch_dim", 1)
@@ -198,143 +204,145 @@ class Trainer:
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
             model = DDP(self.raw_model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        params = [p for p in self.raw_model.parameters() if p.requires_grad]
-        if cfg.optimizer == "sgd":
-            self.optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
-                                             weight_decay=cfg.weight_decay)
-        else:
-            self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-
+        self.params = [p for p in self.raw_model.parameters() if p.requires_grad]
+        self.optimizer = make_optimizer(cfg, self.params)
         # Data: B global columns, this rank's slice of them.
-        b = cfg.batch_size // self.dist.world_size
-        cols = slice(self.dist.rank * b, (self.dist.rank + 1) * b)
+        self.local_batch = cfg.batch_size // self.dist.world_size
+        self.cols = slice(self.dist.rank * self.local_batch, (self.dist.rank + 1) * self.local_batch)
         if cfg.unit == "stream":
             inputs, targets, _ = lm_batches(self.corpus.train, cfg.batch_size, self.corpus.vocab.eos_id)
-            inputs, targets = inputs[:, cols].to(self.device), targets[:, cols].to(self.device)
-            n_rows = inputs.size(0)
-
+            self.stream = (inputs[:, self.cols].to(self.device), targets[:, self.cols].to(self.device))
         self.step, self.epoch, self.segment = 0, 0, 0
         self.lr, self.best_valid, self.bad_epochs = cfg.lr, math.inf, 0
         self.interval = {"loss": 0.0, "steps": 0, "tokens": 0, "gnorm": 0.0}
         self.epoch_acc = {"loss": 0.0, "steps": 0}
         self.speed = {"tokens": 0, "time": 0.0}  # this epoch since (re)start; never saved
-        self.last_good = None
-        history: list[dict] = []
-        state = None
+        self.last_good, self._carried, self._stopped_early = None, None, False
         if self.resume_ckpt is not None:
-            state = restore(self, self.resume_ckpt)
+            self._carried = restore(self, self.resume_ckpt)
         elif self.dist.is_main:
             (self.out / "metrics.jsonl").unlink(missing_ok=True)
+        self._say_notes()
+        self._bar_obj = None
+        self._t0 = time.perf_counter()
+        return model
 
-        if self.resume_ckpt is not None and self.epoch >= cfg.epochs:
-            self.notes.append(f"the run already finished its {cfg.epochs} epochs; nothing to train "
+    def _say_notes(self) -> None:
+        if self.resume_ckpt is not None and self.epoch >= self.cfg.epochs:
+            self.notes.append(f"the run already finished its {self.cfg.epochs} epochs; nothing to train "
                               "(raise --epochs to train longer)")
-        if self.dist.is_main:
-            for note in self.notes:
-                warnings.warn(note, SeqlmWarning, stacklevel=3)
-                self._write_metrics({"event": "note", "step": self.step, "note": note})
-        if (self.precision == "bf16" and self.model_config.get("backend") == "explicit"
-                and self.dist.is_main):
+        if not self.dist.is_main:
+            return
+        for note in self.notes:
+            warnings.warn(note, SeqlmWarning, stacklevel=4)
+            self._write_metrics({"event": "note", "step": self.step, "note": note})
+        if self.precision == "bf16" and self.model_config.get("backend") == "explicit":
             from seqlm.nn.cells import AUTOCAST_NOTE
             self._write_metrics({"event": "note", "step": self.step, "note": AUTOCAST_NOTE})
             if self.progress:
                 print(f"note: {AUTOCAST_NOTE}", file=sys.stderr)
-        tqdm_bar = self._bar_obj = None
-        stopped_early = False
-        t0 = time.perf_counter()
-        while self.epoch < cfg.epochs:
-            rng = np.random.default_rng([self.seed, self.epoch])
-            if cfg.unit == "stream":
-                segs = list(segments(n_rows, cfg.bptt, cfg.variable_bptt, rng))
-            else:  # a function of (seed, epoch) alone, so a resumed epoch sees the same batches
-                segs = self._sentence_batches(rng, cols)
-            if self.segment == 0 or state is None:
-                state = self.raw_model.init_state(b, self.device)
+
+    def _epoch_batches(self) -> list:
+        """This epoch's batches: ``(start, length)`` segments of the stream, or whole
+        sentence batches; both drawn from ``rng(seed, epoch)`` alone."""
+        rng = np.random.default_rng([self.seed, self.epoch])
+        if self.cfg.unit == "stream":
+            return list(segments(self.stream[0].size(0), self.cfg.bptt, self.cfg.variable_bptt, rng))
+        return self._sentence_batches(rng, self.cols)
+
+    def _start_epoch(self, model, n_batches: int):
+        """The state the epoch starts from (a resumed mid-epoch run's carried state)."""
+        state, self._carried = self._carried, None
+        if self.segment == 0 or state is None:
+            state = self.raw_model.init_state(self.local_batch, self.device)
+        for g in self.optimizer.param_groups:
+            g["lr"] = self.lr
+        self._bar_obj = self._bar(n_batches, self._bar_obj)
+        model.train()
+        self._t_int = time.perf_counter()
+        return state
+
+    def _step(self, model, batch, state):
+        """One update: forward, loss, backward, clip (Pascanu Alg. 1), optimizer step."""
+        cfg, t_step = self.cfg, time.perf_counter()
+        if cfg.unit == "stream":
+            start, length = batch
+            x, y = self.stream[0][start:start + length], self.stream[1][start:start + length]  # (T, b)
+            state = detach_state(state)  # the truncation: no graph crosses this line
+            n_tokens = length * cfg.batch_size
+        else:
+            x, y = (t.to(self.device) for t in batch)                   # (T, b), -100 on padding
+            state = self.raw_model.init_state(x.size(1), self.device)  # every sentence starts over
+            length = x.size(0)
+            n_tokens = int((y != -100).sum()) * self.dist.world_size
+        with autocast_context(self.device, self.precision):
+            logits, state = model(x, state)                                  # (T, b, V)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), ignore_index=-100)
+        if self.step_hook is not None:
+            replaced = self.step_hook(self.step + 1, loss)
+            loss = loss if replaced is None else replaced
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = clip_grad_norm_(self.params, cfg.clip if cfg.clip is not None else math.inf)
+        loss_value = float(loss.item())
+        problem = self.guard.step(loss_value, gnorm)
+        if problem:
+            raise self._diverged(problem)
+        if cfg.variable_bptt and cfg.unit == "stream":  # AWD-LSTM: shorter segments take proportionally smaller steps
             for g in self.optimizer.param_groups:
-                g["lr"] = self.lr
-            tqdm_bar = self._bar_obj = self._bar(len(segs), tqdm_bar)
-            model.train()
-            t_int = time.perf_counter()
-            while self.segment < len(segs):
-                t_step = time.perf_counter()
-                if cfg.unit == "stream":
-                    start, length = segs[self.segment]
-                    x, y = inputs[start:start + length], targets[start:start + length]  # (T, b)
-                    state = detach_state(state)  # the truncation: no graph crosses this line
-                    n_tokens = length * cfg.batch_size
-                else:
-                    x, y = (t.to(self.device) for t in segs[self.segment])    # (T, b), -100 on padding
-                    state = self.raw_model.init_state(x.size(1), self.device)  # every sentence starts over
-                    length = x.size(0)
-                    n_tokens = int((y != -100).sum()) * self.dist.world_size
-                with autocast_context(self.device, self.precision):
-                    logits, state = model(x, state)                                  # (T, b, V)
-                loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), ignore_index=-100)
-                if self.step_hook is not None:
-                    replaced = self.step_hook(self.step + 1, loss)
-                    loss = loss if replaced is None else replaced
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                gnorm = clip_grad_norm_(params, cfg.clip if cfg.clip is not None else math.inf)
-                loss_value = float(loss.item())
-                problem = self.guard.step(loss_value, gnorm)
-                if problem:
-                    raise self._diverged(problem)
-                if cfg.variable_bptt and cfg.unit == "stream":  # AWD-LSTM: shorter segments take proportionally smaller steps
-                    for g in self.optimizer.param_groups:
-                        g["lr"] = self.lr * length / cfg.bptt
-                self.optimizer.step()
-                self.step += 1
-                self.segment += 1
-                iv = self.interval
-                iv["loss"] += loss_value
-                iv["steps"] += 1
-                iv["tokens"] += n_tokens
-                iv["gnorm"] += gnorm
-                self.epoch_acc["loss"] += loss_value
-                self.epoch_acc["steps"] += 1
-                self.speed["tokens"] += n_tokens
-                self.speed["time"] += time.perf_counter() - t_step
-                if tqdm_bar is not None:
-                    tqdm_bar.update(1)
-                if self.step % cfg.log_interval == 0 or self.segment == len(segs):
-                    self._log_interval(t_int, t0, tqdm_bar)
-                    t_int = time.perf_counter()
-                done = cfg.max_steps is not None and self.step >= cfg.max_steps
-                if self.dist.enabled:  # all ranks must agree before the collective save
-                    got = max(self._all_gather(float(sig.received or 0)))
-                    sig.received = int(got) if got else None
-                if sig.received is not None or (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0
-                                                 and self.segment < len(segs)):
-                    # A sentence batch's state is never carried on, so there is none to keep.
-                    self._save("checkpoint", True, state if cfg.unit == "stream" else None)
-                if sig.received is not None:
-                    self._write_metrics({"event": "interrupted", "step": self.step,
-                                         "signal": int(sig.received)})
-                    return self._result(history, interrupted=True, signal=int(sig.received))
-                if done:  # --max-steps: keep the work done so far, resumable with a higher limit
-                    if self.segment < len(segs):
-                        self._log_interval(t_int, t0, tqdm_bar)
-                        self._save("checkpoint", True, state if cfg.unit == "stream" else None)
-                    break
-            reached = cfg.max_steps is not None and self.step >= cfg.max_steps
-            if reached and self.segment < len(segs):
-                break
-            # ---- end of epoch: validate, schedule, keep the best, checkpoint
-            record = self._end_epoch(t0)
-            history.append(record)
-            self.epoch += 1
-            self.segment = 0
-            state = None
-            self._save("checkpoint", True, None)
-            if cfg.early_stopping and self.bad_epochs >= cfg.early_stopping:
-                stopped_early = True
-                self._write_metrics({"event": "early_stop", "epoch": self.epoch, "step": self.step})
-                break
-            if reached:  # max_steps fell on the last step of an epoch
-                break
-        reached = cfg.max_steps is not None and self.step >= cfg.max_steps
-        return self._result(history, stopped_early=stopped_early, max_steps_reached=reached)
+                g["lr"] = self.lr * length / cfg.bptt
+        self.optimizer.step()
+        self.step += 1
+        self.segment += 1
+        self._account(loss_value, gnorm, n_tokens, time.perf_counter() - t_step)
+        return state
+
+    def _account(self, loss: float, gnorm: float, n_tokens: int, seconds: float) -> None:
+        iv = self.interval
+        iv["loss"], iv["steps"], iv["tokens"], iv["gnorm"] = (iv["loss"] + loss, iv["steps"] + 1,
+                                                              iv["tokens"] + n_tokens, iv["gnorm"] + gnorm)
+        self.epoch_acc["loss"] += loss
+        self.epoch_acc["steps"] += 1
+        self.speed["tokens"] += n_tokens
+        self.speed["time"] += seconds
+        if self._bar_obj is not None:
+            self._bar_obj.update(1)
+
+    def _after_step(self, state, sig: Signals, n_batches: int) -> dict | None:
+        """Log, checkpoint, and stop for a signal or ``--max-steps`` mid-epoch (the
+        result's flags), keeping the work done so far; None to go on."""
+        cfg, mid_epoch = self.cfg, self.segment < n_batches
+        carried = state if cfg.unit == "stream" else None  # a sentence batch's state is never carried on
+        if self.step % cfg.log_interval == 0 or not mid_epoch:
+            self._log_interval(self._t_int, self._t0, self._bar_obj)
+            self._t_int = time.perf_counter()
+        received = self._agree_on_signal(sig)
+        if received is not None or (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and mid_epoch):
+            self._save("checkpoint", True, carried)
+        if received is not None:
+            self._write_metrics({"event": "interrupted", "step": self.step, "signal": received})
+            return {"interrupted": True, "signal": received}
+        if self._max_steps_reached() and mid_epoch:  # resumable with a higher limit
+            self._log_interval(self._t_int, self._t0, self._bar_obj)
+            self._save("checkpoint", True, carried)
+            return {"max_steps_reached": True}
+        return None
+
+    def _agree_on_signal(self, sig: Signals) -> int | None:
+        """The signal received by any rank: all must stop together before the collective save."""
+        if self.dist.enabled:
+            got = max(self._all_gather(float(sig.received or 0)))
+            sig.received = int(got) if got else None
+        return None if sig.received is None else int(sig.received)
+
+    def _max_steps_reached(self) -> bool:
+        return self.cfg.max_steps is not None and self.step >= self.cfg.max_steps
+
+    def _early_stop(self) -> bool:
+        if self.cfg.early_stopping and self.bad_epochs >= self.cfg.early_stopping:
+            self._stopped_early = True
+            self._write_metrics({"event": "early_stop", "epoch": self.epoch, "step": self.step})
+        return self._stopped_early
 
     def _result(self, history, **kw) -> TrainResult:
         if self._bar_obj is not None:
@@ -411,13 +419,15 @@ class Trainer:
         self._write_metrics(rec)
         self.epoch_acc = {"loss": 0.0, "steps": 0}
         self.speed = {"tokens": 0, "time": 0.0}
-        # The learning rate of the next epoch.
-        if cfg.schedule == "zaremba":
-            self.lr = cfg.lr * cfg.lr_decay ** max(self.epoch + 2 - cfg.decay_start, 0)
-        elif cfg.schedule == "plateau" and not improved and self.bad_epochs > cfg.plateau_patience:
-            self.lr *= cfg.lr_decay
-        self.lr = max(self.lr, cfg.min_lr)
+        self.lr = cfg.next_lr(self.lr, self.epoch, improved, self.bad_epochs)
         return rec
+
+
+def make_optimizer(cfg: TrainConfig, params: list) -> torch.optim.Optimizer:
+    """SGD (Zaremba; with optional momentum) or AdamW, at the configured rate."""
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 def train(corpus, model_config, train_config: TrainConfig | None = None, out_dir="runs/train",

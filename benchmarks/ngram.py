@@ -37,7 +37,7 @@ def peak_mb() -> float:
 
 # ---------------------------------------------------------------- one row each
 def row_seqlm(data: Path, smoothing: str, order: int) -> dict:
-    from seqlm.data.corpus import corpus_from_directory
+    from seqlm.data import corpus_from_directory
     from seqlm.ngram import build_ngram
 
     corpus = corpus_from_directory(data)
@@ -93,7 +93,7 @@ def row_nltk(data: Path, order: int, prefix: int, prefix_kn: int) -> dict:
 
 
 def prefix_ppl_seqlm(data: Path, smoothing: str, order: int, prefix: int) -> float:
-    from seqlm.data.corpus import corpus_from_directory
+    from seqlm.data import corpus_from_directory
     from seqlm.metrics import summarize
     from seqlm.ngram import build_ngram
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from seqlm.data.corpus import corpus_from_directory
+from seqlm.data import corpus_from_directory
 from seqlm.ngram import build_ngram, load_arpa
 
 TRAIN = ["the cat sat on the mat", "the dog sat on the log", "a cat saw a dog", "the cat ran",

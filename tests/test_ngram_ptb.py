@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from seqlm.data.corpus import corpus_from_directory
-from seqlm.ngram import build_ngram, load_arpa
+from seqlm.data import corpus_from_directory
+from seqlm.ngram import build_ngram, load_arpa, write_arpa
 
 KENLM_LMPLZ = {2: (199.02, 185.70), 3: (157.77, 148.28), 5: (148.01, 141.19)}
 
@@ -68,7 +68,7 @@ def test_ptb_export_scores_the_same_in_kenlm(ptb, ptb_dir, tmp_path):
     kenlm = pytest.importorskip("kenlm")
     m = build_ngram("mkn", 3).fit(ptb.train, ptb.vocab)
     path = tmp_path / "ptb3.arpa"
-    m.to_arpa(path)
+    write_arpa(m, path)
     k = kenlm.Model(str(path))
     lines = (ptb_dir / "ptb.test.txt").read_text().splitlines()
     theirs = np.array([k.score(line.strip(), bos=True, eos=True) for line in lines])

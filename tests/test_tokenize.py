@@ -93,7 +93,7 @@ def test_each_option_changes_vocabulary_and_oov_as_it_should(tmp_path):
 def test_ngram_and_neural_model_share_one_vocabulary(tmp_path, opts, one_thread):
     from seqlm.lm.base import build_model
     from seqlm.eval import score_tokens
-    from seqlm.ngram import ModifiedKneserNey, load_arpa
+    from seqlm.ngram import ModifiedKneserNey, load_arpa, write_arpa
     c = load_corpus(write_corpus(tmp_path / "c"), **opts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a toy corpus leaves some discounts undefined
@@ -108,7 +108,7 @@ def test_ngram_and_neural_model_share_one_vocabulary(tmp_path, opts, one_thread)
     lp = score_tokens(model, ids, "stream")
     assert lp.shape == ids.shape and np.isfinite(lp).all()
     if c.level == "word":   # the ARPA export carries the vocabulary and reads back the same ids
-        kn.to_arpa(tmp_path / "m.arpa")
+        write_arpa(kn, tmp_path / "m.arpa")
         back = load_arpa(tmp_path / "m.arpa", vocab=c.vocab)
         assert back.score(ids, "sentence") == pytest.approx(kn.score(ids, "sentence"), abs=1e-5)
 

@@ -47,7 +47,8 @@ def run(args) -> int:
     if args.sigma_max < 0:
         raise SeqlmError(f"--sigma-max must be positive (or 0 to keep W_hh as drawn), got {args.sigma_max}")
     from seqlm.analysis.flow import gradient_flow
-    from seqlm.analysis.plots import describe, figure_5_2
+    from seqlm.analysis.summary import describe
+    from seqlm.figures.gradients import figure_5_2
     if args.checkpoint:
         from seqlm.analysis.checkpoint import checkpoint_flow
         result = checkpoint_flow(args.checkpoint, length=args.length, n_seqs=args.sequences,

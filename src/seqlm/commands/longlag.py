@@ -53,7 +53,8 @@ def run(args) -> int:
         raise SeqlmError(f"--budget-seconds must be positive, got {args.budget_seconds}")
     import torch  # after the checks: a mistyped flag costs no torch start-up
 
-    from seqlm.analysis.longlag import plot_learning_curves, results_markdown, run_sweep
+    from seqlm.analysis.longlag import results_markdown, run_sweep
+    from seqlm.figures.longlag import plot_learning_curves
     if args.threads:
         torch.set_num_threads(args.threads)
     results = run_sweep(args.task, args.length, args.cells,

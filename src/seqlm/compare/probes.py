@@ -8,8 +8,11 @@ figure ``probe_accuracy.pdf/.png``.
 """
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
+from seqlm.compare.stages import stable_hash
 from seqlm.errors import SeqlmError
 from seqlm.io import write_json, write_text
 
@@ -80,11 +83,6 @@ def compare_probes(out_dir: str | Path, corpus, stage_hashes: dict[str, str], lo
     the recurrent stages' own hashes, so the probes are redone exactly when a
     model is retrained. Writes ``probes/`` (see :func:`write_probes`).
     """
-    import json
-    import time
-
-    from seqlm.compare.runner import stable_hash
-
     if (getattr(corpus, "meta", None) or {}).get("generator") != "seqlm.synthetic":
         return None
     out = Path(out_dir)

@@ -12,7 +12,6 @@ progress, and a neural stage even resumes from its own last epoch checkpoint
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -20,9 +19,21 @@ import sys
 import time
 from pathlib import Path
 
-from seqlm.compare.presets import NEURAL_ORDER, RAW_TEXT_VOCAB, fit_to_corpus, get_preset
-from seqlm.compare.results import (MODEL_SCHEMA, RESULTS_SCHEMA, SCHEMA_VERSION, results_csv,
-                                   results_markdown, validate)
+from seqlm.compare.presets import (
+    NEURAL_ORDER,
+    RAW_TEXT_VOCAB,
+    fit_to_corpus,
+    get_preset,
+)
+from seqlm.compare.results import (
+    MODEL_SCHEMA,
+    RESULTS_SCHEMA,
+    SCHEMA_VERSION,
+    results_csv,
+    results_markdown,
+    validate,
+)
+from seqlm.compare.stages import stable_hash
 from seqlm.errors import SeqlmError
 from seqlm.io import check_output_dir, lock_dir, write_json, write_text
 
@@ -39,12 +50,6 @@ CONVENTIONS = (
     "All models share one vocabulary built from the training split, and the same valid/test "
     "streams. An infinite perplexity (unsmoothed MLE) is shown with its zero-probability "
     "token count and the perplexity over the remaining tokens.")
-
-
-def stable_hash(obj, n: int = 12) -> str:
-    """Hash of a JSON-able object, independent of key order."""
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:n]
 
 
 def corpus_fingerprint(corpus) -> str:
@@ -77,6 +82,7 @@ def environment(device: str) -> tuple[dict, dict]:
 def command_line(data, preset: str, out: str | Path, seed: int, device: str) -> str:
     """The command that reruns a comparison (``data``: a source or a CorpusSpec)."""
     import shlex
+
     from seqlm.data.spec import CorpusSpec
     if not isinstance(data, CorpusSpec):
         src = ["--data", str(data)]

@@ -9,6 +9,7 @@ the same valid and test streams, every token once, ``<eos>`` included.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import shutil
@@ -18,6 +19,13 @@ from pathlib import Path
 
 from seqlm.io import recovered_dir, write_json
 from seqlm.metrics import Evaluation
+
+
+def stable_hash(obj, n: int = 12) -> str:
+    """Hash of a JSON-able object, independent of key order: the key of a stage's
+    settings (a changed setting re-runs only its own stage)."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:n]
 
 
 def _ppl(ev: Evaluation) -> float | None:

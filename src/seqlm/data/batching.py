@@ -12,9 +12,7 @@ model reads in parallel, ``bptt`` rows at a time (:func:`segments`), carrying
 """
 from __future__ import annotations
 
-from typing import Iterator
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 

@@ -1,6 +1,7 @@
 """Corpora: a frozen vocabulary plus train/valid/test id streams.
 
-``load_corpus(source)`` accepts a directory (``[PREFIX.]train.txt`` and its
+``seqlm.data.load_corpus(source)`` (defined in :mod:`seqlm.data.spec`, which builds on
+this module) accepts a directory (``[PREFIX.]train.txt`` and its
 siblings, PTB and WikiText names included: :mod:`seqlm.data.layout`), a
 single UTF-8 text file (split contiguously), explicit ``train=``/``valid=``/
 ``test=`` files, a ``.toml`` corpus file, a registry name (``ptb``,
@@ -11,6 +12,7 @@ valid/test tokens outside it become ``<unk>`` and are counted as OOV.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from seqlm.errors import SeqlmError
 from seqlm.metrics import summarize
 
 __all__ = ["Corpus", "SPLITS", "find_split_files", "read_lines", "corpus_from_lines",
-           "corpus_from_directory", "corpus_from_file", "split_contiguous", "load_corpus"]
+           "split_contiguous", "fingerprint"]
 
 
 @dataclass
@@ -62,9 +64,8 @@ class Corpus:
 
     @property
     def fingerprint(self) -> str:
-        """Vocabulary and id streams hashed (see :func:`seqlm.data.spec.fingerprint`)."""
+        """Vocabulary and id streams hashed (see :func:`fingerprint`)."""
         if "_fingerprint" not in self.__dict__:
-            from seqlm.data.spec import fingerprint
             self.__dict__["_fingerprint"] = fingerprint(self)
         return self.__dict__["_fingerprint"]
 
@@ -142,12 +143,6 @@ def corpus_from_lines(split_lines: dict[str, list[str]], name: str, level: str =
                   chars=chars, oov=oov)
 
 
-def corpus_from_directory(directory: str | Path, level: str = "word", min_freq: int = 1,
-                          max_size: int | None = None, **settings) -> Corpus:
-    """A folder of ``[PREFIX.]SPLIT.EXT`` files (see :mod:`seqlm.data.layout`)."""
-    return load_corpus(Path(directory), level=level, min_freq=min_freq, max_vocab=max_size, **settings)
-
-
 def split_contiguous(lines: list[str], fractions=(0.9, 0.05, 0.05), where: str = "text"
                      ) -> dict[str, list[str]]:
     """Cut lines into train/valid/test, contiguously, in the given proportions."""
@@ -165,43 +160,11 @@ def split_contiguous(lines: list[str], fractions=(0.9, 0.05, 0.05), where: str =
     return parts
 
 
-def corpus_from_file(path: str | Path, level: str = "word", split=(0.9, 0.05, 0.05),
-                     min_freq: int = 1, max_size: int | None = None, name: str | None = None,
-                     **settings) -> Corpus:
-    """One raw UTF-8 text file, split contiguously by lines (90/5/5 by default)."""
-    c = load_corpus(Path(path), level=level, split=split, min_freq=min_freq, max_vocab=max_size,
-                    **settings)
-    c.name = name or c.name
-    return c
-
-
-def load_corpus(source=None, level: str | None = None, seed: int | None = None,
-                split=None, min_freq: int | None = None, max_size: int | None = None,
-                root: str | Path | None = None, *, tokenizer: str | None = None,
-                lowercase: bool | None = None, max_vocab: int | None = None,
-                train=None, valid=None, test=None, **synthetic_kwargs) -> Corpus:
-    """A corpus from a directory, a text file, explicit split files, a ``.toml``
-    corpus file, a registry name or ``"synthetic"`` (``"synthetic:seed=3"``), or a
-    :class:`~seqlm.data.spec.CorpusSpec` / its dictionary (a checkpoint's record).
-
-    ``level`` is ``"word"`` or ``"char"``; ``None`` means the source's default
-    (word, except ``tiny-shakespeare``: char). ``tokenizer`` (``whitespace`` or
-    ``words``), ``lowercase``, ``max_vocab`` (alias ``max_size``) and
-    ``min_freq`` shape the vocabulary. ``seed`` and ``synthetic_kwargs``
-    (fields of :class:`~seqlm.data.synthetic.SyntheticConfig`) apply to the
-    synthetic corpus only; ``split`` to single files; ``root`` overrides
-    ``$SEQLM_DATA`` for registry names.
-    """
-    from seqlm.data import spec as specs
-
-    if isinstance(source, dict):
-        source = specs.CorpusSpec.from_dict(source)
-    if isinstance(source, specs.CorpusSpec):
-        return specs.load(source, root)
-    if max_size is not None and max_vocab is not None and max_size != max_vocab:
-        raise SeqlmError("give max_vocab or max_size, not both")
-    spec = specs.corpus_spec(source, train=train, valid=valid, test=test, level=level,
-                             tokenizer=tokenizer, lowercase=lowercase,
-                             max_vocab=max_vocab if max_vocab is not None else max_size,
-                             min_freq=min_freq, split=split, seed=seed, root=root, **synthetic_kwargs)
-    return specs.load(spec, root)
+def fingerprint(corpus) -> str:
+    """16 hex digits of SHA-256 over the vocabulary and the three id streams: equal
+    fingerprints mean the same tokens, cut the same way, with the same ids."""
+    h = hashlib.sha256()
+    h.update("\n".join(corpus.vocab.tokens).encode("utf-8"))
+    for split in (corpus.train, corpus.valid, corpus.test):
+        h.update(split.astype("<i8").tobytes())
+    return h.hexdigest()[:16]

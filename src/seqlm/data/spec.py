@@ -15,11 +15,19 @@ included): the training ``--seed`` never changes the data.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from seqlm.data import registry
+from seqlm.data.corpus import (  # noqa: F401
+    Corpus,
+    corpus_from_lines,
+    fingerprint,
+    read_lines,
+    split_contiguous,
+)
 from seqlm.data.layout import SPLITS, find_split_files, read_spec_file
+from seqlm.data.synthetic import SyntheticConfig, synthetic_corpus
 from seqlm.data.tokenize import WORD_TOKENIZERS
 from seqlm.errors import SeqlmError
 
@@ -139,7 +147,6 @@ def parse_synthetic(source: str, seed: int | None = None, overrides: dict | None
             params[k.strip()] = int(v) if v.strip().lstrip("-").isdigit() else float(v)
         except ValueError:
             raise SeqlmError(f"{source}: {k.strip()} must be a number, got {v!r}") from None
-    from seqlm.data.synthetic import SyntheticConfig
     known = set(SyntheticConfig().to_dict()) | {"seed"}
     unknown = sorted(set(params) - known)
     if unknown:
@@ -157,7 +164,6 @@ def corpus_spec(source: str | None = None, *, train=None, valid=None, test=None,
     ``synthetic`` options apply to the synthetic corpus only; ``root`` overrides
     ``$SEQLM_DATA`` when checking a registry name.
     """
-    from seqlm.data import registry
     settings: dict = {}
     files = {s: f for s, f in (("train", train), ("valid", valid), ("test", test)) if f is not None}
     src = "" if source is None else str(source)
@@ -205,8 +211,6 @@ def corpus_spec(source: str | None = None, *, train=None, valid=None, test=None,
 
 def read_splits(spec: CorpusSpec, root=None) -> tuple[dict[str, list[str]], str, CorpusSpec]:
     """``(lines per split, corpus name, spec with its level resolved)`` of a text source."""
-    from seqlm.data import registry
-    from seqlm.data.corpus import read_lines, split_contiguous
     if spec.type == "synthetic":
         raise SeqlmError("the synthetic corpus is generated, not read")  # pragma: no cover
     level, name = spec.level, None
@@ -233,9 +237,7 @@ def read_splits(spec: CorpusSpec, root=None) -> tuple[dict[str, list[str]], str,
 
 def load(spec: CorpusSpec, root=None):
     """The :class:`~seqlm.data.corpus.Corpus` a spec names, with ``corpus.spec`` set."""
-    from seqlm.data.corpus import corpus_from_lines
     if spec.type == "synthetic":
-        from seqlm.data.synthetic import synthetic_corpus
         params = dict(spec.synthetic or {"seed": 0})
         corpus = synthetic_corpus(params.pop("seed", 0), **params)
         corpus.spec = spec
@@ -247,11 +249,49 @@ def load(spec: CorpusSpec, root=None):
     return corpus
 
 
-def fingerprint(corpus) -> str:
-    """16 hex digits of SHA-256 over the vocabulary and the three id streams: equal
-    fingerprints mean the same tokens, cut the same way, with the same ids."""
-    h = hashlib.sha256()
-    h.update("\n".join(corpus.vocab.tokens).encode("utf-8"))
-    for split in (corpus.train, corpus.valid, corpus.test):
-        h.update(split.astype("<i8").tobytes())
-    return h.hexdigest()[:16]
+# ------------------------------------------------------------ the friendly front
+
+def corpus_from_directory(directory: str | Path, level: str = "word", min_freq: int = 1,
+                          max_size: int | None = None, **settings) -> Corpus:
+    """A folder of ``[PREFIX.]SPLIT.EXT`` files (see :mod:`seqlm.data.layout`)."""
+    return load_corpus(Path(directory), level=level, min_freq=min_freq, max_vocab=max_size, **settings)
+
+
+def corpus_from_file(path: str | Path, level: str = "word", split=(0.9, 0.05, 0.05),
+                     min_freq: int = 1, max_size: int | None = None, name: str | None = None,
+                     **settings) -> Corpus:
+    """One raw UTF-8 text file, split contiguously by lines (90/5/5 by default)."""
+    c = load_corpus(Path(path), level=level, split=split, min_freq=min_freq, max_vocab=max_size,
+                    **settings)
+    c.name = name or c.name
+    return c
+
+
+def load_corpus(source=None, level: str | None = None, seed: int | None = None,
+                split=None, min_freq: int | None = None, max_size: int | None = None,
+                root: str | Path | None = None, *, tokenizer: str | None = None,
+                lowercase: bool | None = None, max_vocab: int | None = None,
+                train=None, valid=None, test=None, **synthetic_kwargs) -> Corpus:
+    """A corpus from a directory, a text file, explicit split files, a ``.toml``
+    corpus file, a registry name or ``"synthetic"`` (``"synthetic:seed=3"``), or a
+    :class:`~seqlm.data.spec.CorpusSpec` / its dictionary (a checkpoint's record).
+
+    ``level`` is ``"word"`` or ``"char"``; ``None`` means the source's default
+    (word, except ``tiny-shakespeare``: char). ``tokenizer`` (``whitespace`` or
+    ``words``), ``lowercase``, ``max_vocab`` (alias ``max_size``) and
+    ``min_freq`` shape the vocabulary. ``seed`` and ``synthetic_kwargs``
+    (fields of :class:`~seqlm.data.synthetic.SyntheticConfig`) apply to the
+    synthetic corpus only; ``split`` to single files; ``root`` overrides
+    ``$SEQLM_DATA`` for registry names.
+    """
+    if isinstance(source, dict):
+        source = CorpusSpec.from_dict(source)
+    if isinstance(source, CorpusSpec):
+        return load(source, root)
+    if max_size is not None and max_vocab is not None and max_size != max_vocab:
+        raise SeqlmError("give max_vocab or max_size, not both")
+    spec = corpus_spec(source, train=train, valid=valid, test=test, level=level,
+                       tokenizer=tokenizer, lowercase=lowercase,
+                       max_vocab=max_vocab if max_vocab is not None else max_size,
+                       min_freq=min_freq, split=split, seed=seed, root=root, **synthetic_kwargs)
+    return load(spec, root)

@@ -44,8 +44,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from seqlm.data.corpus import Corpus
 from seqlm.data.vocab import EOS, UNK, Vocabulary
 from seqlm.errors import SeqlmError
+from seqlm.io import write_json, write_text
 from seqlm.metrics import summarize
 
 GENERATOR_VERSION = 1
@@ -378,7 +380,6 @@ def synthetic_corpus(seed: int = 0, config: SyntheticConfig | None = None, **ove
 
     ``overrides`` set :class:`SyntheticConfig` fields (e.g. ``train_tokens=20_000``).
     """
-    from seqlm.data.corpus import Corpus  # corpus imports this module lazily too
 
     if overrides:
         base = (config or SyntheticConfig()).to_dict()
@@ -426,7 +427,6 @@ def write_corpus(out_dir, seed: int = 0, config: SyntheticConfig | None = None):
     """
     from pathlib import Path
 
-    from seqlm.io import write_json, write_text
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

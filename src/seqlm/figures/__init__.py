@@ -63,7 +63,7 @@ def make_figures(out_dir: str | Path, results: dict | None = None, tikz: bool = 
 
     ``results`` is a comparison's ``results.json`` dictionary (Figures 5.5, 5.6
     need it; without it they are skipped with a note). ``gradient_kwargs`` go to
-    :func:`seqlm.analysis.plots.figure_5_2` (e.g. a shorter ``length`` for tests).
+    :func:`seqlm.figures.gradients.figure_5_2` (e.g. a shorter ``length`` for tests).
     ``log`` receives one line per skipped figure.
     """
     out_dir = Path(out_dir)
@@ -82,7 +82,7 @@ def make_figures(out_dir: str | Path, results: dict | None = None, tikz: bool = 
 
     if gradients:
         try:
-            from seqlm.analysis.plots import figure_5_2
+            from seqlm.figures.gradients import figure_5_2
         except ImportError as e:  # the gradient lab is optional at import time
             figs["5.2"].note = f"Figure 5.2 skipped: the gradient lab is not available ({e})"
             log(figs["5.2"].note)

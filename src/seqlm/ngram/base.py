@@ -211,8 +211,3 @@ class BackoffModel(NGramModel):
             n = int((self._remap[:V] == np.arange(V)).sum())   # words present in the file
         n += sum(self.logp[m].size for m in range(2, self.order + 1))
         return n + sum(int(np.count_nonzero(self.logbow[m])) for m in range(1, self.order))
-
-    def to_arpa(self, path) -> None:
-        """Write the model as an ARPA file (log10, backoff form); see docs/ngram.md."""
-        from seqlm.ngram.arpa import write_arpa
-        write_arpa(self, path)

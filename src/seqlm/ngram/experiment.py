@@ -12,7 +12,7 @@ from pathlib import Path
 from seqlm.errors import SeqlmError
 from seqlm.io import check_output_file
 from seqlm.metrics import MODES, Evaluation
-from seqlm.ngram import SMOOTHINGS, BackoffModel, NGramModel, build_ngram
+from seqlm.ngram import SMOOTHINGS, BackoffModel, NGramModel, build_ngram, write_arpa
 
 SMOOTHING_NAMES = {
     "mle": "maximum likelihood", "add1": "add-1 (Laplace)", "addk": "add-k",
@@ -90,7 +90,7 @@ def run_ngram(model: NGramModel, corpus, mode: str = "sentence", arpa: str | Non
     run = NGramRun(model, corpus, mode, evals, build, time.perf_counter() - t0,
                    [str(w.message) for w in caught])
     if arpa:
-        model.to_arpa(arpa)
+        write_arpa(model, arpa)
         run.arpa, run.vocab_file = str(arpa), str(Path(arpa).with_suffix(".vocab.json"))
         corpus.vocab.save(run.vocab_file)
     return run

@@ -1,15 +1,14 @@
-"""Figure 5.2: gradient magnitude against the time gap, and its data files."""
+"""Figure 5.2: gradient magnitude against the time gap (the gradient lab's picture)."""
 from __future__ import annotations
 
-import csv
-import io
 import math
 from pathlib import Path
 
 import numpy as np
 
 from seqlm.analysis.flow import GradientFlow, gradient_flow
-from seqlm.io import write_json, write_text
+from seqlm.analysis.summary import write_tables
+from seqlm.figures.style import color_for, new_figure, rc_params, save_figure
 
 FIG_STEM = "fig5_2_vanishing_gradients"
 
@@ -19,8 +18,6 @@ def plot_gradient_flow(result: GradientFlow, stem: str | Path, width: str = "col
     per cell, a shaded 10–90 % band, and the Pascanu bound (σ_max)^(T−k) dashed.
     Writes ``stem.pdf`` and ``stem.png``; returns the paths."""
     import matplotlib.pyplot as plt
-
-    from seqlm.figures.style import color_for, new_figure, rc_params, save_figure
 
     with plt.rc_context(rc_params()):
         fig, ax = new_figure(width)
@@ -54,56 +51,6 @@ def plot_gradient_flow(result: GradientFlow, stem: str | Path, width: str = "col
         ax.legend(frameon=False, loc="lower left", handlelength=1.8)
         fig.tight_layout()
     return save_figure(fig, stem)
-
-
-def write_tables(result: GradientFlow, out_dir: str | Path) -> list[Path]:
-    """``gradient_flow.csv`` (per cell and gap: quantiles, geometric mean, bound)
-    and ``gradient_flow.json`` (fitted rates, bound, σ_max, spectral radius, settings)."""
-    out_dir = Path(out_dir)
-    buf = io.StringIO()
-    rows = result.rows()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({k: (f"{v:.6e}" if isinstance(v, float) else v) for k, v in r.items()})
-    csv_path, json_path = out_dir / "gradient_flow.csv", out_dir / "gradient_flow.json"
-    write_text(csv_path, buf.getvalue())
-    write_json(json_path, _finite_or_null(result.summary()))
-    return [csv_path, json_path]
-
-
-def _finite_or_null(obj):
-    """JSON has no NaN/inf: a rate that could not be fitted is written as null."""
-    if isinstance(obj, dict):
-        return {k: _finite_or_null(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite_or_null(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-def describe(result: GradientFlow) -> str:
-    """The fitted decay rates beside the bound, one line per cell, for printing."""
-    s = result.settings
-    where = (f"checkpoint {s['checkpoint']}" if s.get("checkpoint")
-             else f"init U(±{s['init_scale']:.3g})")
-    lines = [f"gradient flow: T={s['length']}, H={s['hidden']}, {s['n_seqs']} sequences, {where}, "
-             f"loss at {'the last step' if s['loss'] == 'last' else 'every step'}",
-             f"{'cell':<5} {'fitted rate':>12} {'per step':>9} {'bound rate':>11} {'σ_max':>7} {'ρ':>7}"]
-    for name, cf in result.cells.items():
-        bound = f"{math.log(cf.sigma_max):+.4f}" if name == "rnn" and s["loss"] == "last" else "—"
-        lines.append(f"{name:<5} {cf.fit.rate:>+12.4f} {cf.fit.factor_per_step:>9.4f} {bound:>11} "
-                     f"{cf.sigma_max:>7.3f} {cf.spectral_radius:>7.3f}")
-    if "rnn" in result.cells and s["loss"] == "last":
-        cf = result.cells["rnn"]
-        ok = cf.fit.rate <= math.log(cf.sigma_max) + 1e-12
-        lines.append(f"RNN: fitted rate {'≤' if ok else '>'} log σ_max = bound rate "
-                     f"({'respects' if ok else 'VIOLATES'} the Pascanu bound)")
-    if "lstm" in result.cells and "forget_gate" in result.cells["lstm"].extra:
-        fg = result.cells["lstm"].extra["forget_gate"]
-        lines.append(f"LSTM forget gate: mean {fg['mean']:.3f}, 10–90 % [{fg['q10']:.3f}, {fg['q90']:.3f}]")
-    return "\n".join(lines)
 
 
 def figure_5_2(out_dir: str | Path, cells=("rnn", "lstm", "gru"), length: int = 100,

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from seqlm.data.synthetic import TOPICS, Grammar, SyntheticConfig
+from seqlm.data.grammar import TOPICS, Grammar, SyntheticConfig
 from seqlm.data.vocab import EOS
 from seqlm.errors import SeqlmError
 

@@ -5,14 +5,16 @@ Kept apart from :mod:`seqlm.lm.model` so that the settings of ``seqlm train``
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from seqlm.errors import SeqlmError
+from seqlm.reference.layout import GRU_VARIANTS, gru_variant
 from seqlm.schema import check_fields, setting
 
 CELLS = ("rnn", "lstm", "gru")
 BACKENDS = ("explicit", "fused")
-VARIANTS = ("cho", "reset_after")
+VARIANTS = GRU_VARIANTS
 INITS = ("pytorch", "uniform", "orthogonal")
 
 
@@ -50,3 +52,12 @@ class RNNLMConfig:
         if self.tie_weights and self.hidden_size != self.embed_size:
             raise SeqlmError(f"tie_weights needs hidden_size == embed_size, got hidden_size="
                              f"{self.hidden_size} and embed_size={self.embed_size}")
+
+
+def gru_variant_of(model: Mapping | None) -> str | None:
+    """The GRU variant that a model's settings (``config.json``'s ``model``, a compare
+    preset's ``model``) compute, defaults resolved as :class:`RNNLMConfig` resolves them;
+    None for any other model (tables and figures name a GRU's variant with it)."""
+    if not model or model.get("kind", "rnn") != "rnn" or model.get("cell", RNNLMConfig.cell) != "gru":
+        return None
+    return gru_variant(model.get("backend", RNNLMConfig.backend), model.get("variant"))

@@ -26,7 +26,7 @@ from seqlm.nn.convert import (as_torch, explicit_to_torch_weights, reference_par
 from seqlm.nn.init import INITS, init_layer_tensors
 
 State = Union[Tensor, tuple[Tensor, Tensor]]
-from seqlm.reference.layout import CELLS, GRU_VARIANTS
+from seqlm.reference.layout import CELLS, GRU_VARIANTS, gru_variant
 
 BACKENDS = ("explicit", "fused")
 
@@ -62,7 +62,7 @@ class RecurrentStack(nn.Module):
         if forget_bias is not None and cell != "lstm":
             raise SeqlmError(f"forget_bias applies to the lstm cell only, not {cell}")
         if cell == "gru":
-            variant = variant or ("cho" if backend == "explicit" else "reset_after")
+            variant = gru_variant(backend, variant)
             if variant not in GRU_VARIANTS:
                 raise SeqlmError(f"unknown GRU variant {variant!r}; choose one of {', '.join(GRU_VARIANTS)}")
             if backend == "fused" and variant == "cho":

@@ -31,7 +31,7 @@ from seqlm.reference import layout
 from seqlm.reference._common import (Grads, check_inputs, check_params, initial,
                                      sigmoid, uniform)
 
-VARIANTS = ("cho", "reset_after")
+VARIANTS = layout.GRU_VARIANTS
 
 
 def gru_param_shapes(variant: str, I: int, H: int) -> dict[str, tuple[int, ...]]:

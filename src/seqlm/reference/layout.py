@@ -44,6 +44,24 @@ PARAM_NAMES: dict[tuple[str, str | None], tuple[str, ...]] = {
 }
 CELLS = ("rnn", "lstm", "gru")
 GRU_VARIANTS = ("cho", "reset_after")
+# How tables, legends and captions name the two GRUs (every GRU row or curve names its variant).
+GRU_VARIANT_NAMES = {"cho": "cho", "reset_after": "reset-after"}
+
+
+def gru_variant(backend: str, variant: str | None) -> str:
+    """The GRU a backend computes: ``variant`` if given, else the backend's own (explicit:
+    the book's "cho"; fused, i.e. torch.nn.GRU / cuDNN: "reset_after")."""
+    return variant or ("cho" if backend == "explicit" else "reset_after")
+
+
+def with_variant(label: str, variant: str | None) -> str:
+    """``label`` with its GRU variant named ("GRU" → "GRU (reset-after)"); as is for None."""
+    return f"{label} ({GRU_VARIANT_NAMES.get(variant, variant)})" if variant else label
+
+
+def cell_label(cell: str, variant: str | None = None) -> str:
+    """A cell as legends name it: "RNN", "LSTM", "GRU (cho)" (``variant`` counts for the GRU only)."""
+    return with_variant(cell.upper(), variant if cell == "gru" else None)
 
 
 def _key(cell: str, variant: str | None) -> tuple[str, str | None]:

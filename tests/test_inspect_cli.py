@@ -138,7 +138,7 @@ def test_saturation_and_lookback_over_a_split(runs, tmp_path):
     ckpts = [runs["lstm-fused"], runs["gru-fused"], runs["rnn-fused"]]
     res = inspect_split(ckpts, "valid", tmp_path, max_lag=8, max_targets=300, log=lambda m: None)
     labels = [m["label"] for m in res["models"]]
-    assert labels == ["LSTM 2×12", "GRU 1×12", "RNN 1×12"]
+    assert labels == ["LSTM 2×12", "GRU (reset-after) 1×12", "RNN 1×12"]
     lstm, gru, rnn = res["models"]
     assert {(r["layer"], r["gate"]) for r in lstm["saturation"]["rows"]} == \
         {(l, g) for l in (1, 2) for g in "fio"}

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from seqlm.errors import SeqlmError
+from seqlm.reference.layout import with_variant
 
 L2 = 1e-4  # ridge on the (standardised) weights: keeps separable classes finite
 # L-BFGS iterations (all of a model's probes at once). 60 reach the accuracies of 200
@@ -76,9 +77,10 @@ class ProbeResult:
     scores: list[ProbeScore]
     control: list[ProbeScore] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    variant: str | None = None  # the GRU's ("cho" or "reset_after"); None for other cells
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "cell": self.cell, "settings": self.settings,
+        return {"name": self.name, "cell": self.cell, "variant": self.variant, "settings": self.settings,
                 "scores": [s.to_dict() for s in self.scores],
                 "control": [s.to_dict() for s in self.control]}
 
@@ -217,7 +219,8 @@ def probe_model(model, corpus, name: str | None = None, fit_split: str = "valid"
 
     if fit_split == eval_split:
         raise SeqlmError(f"fit and evaluation splits must differ (both {fit_split!r})")
-    cell = recurrent_parts(model)[1].cell
+    stack = recurrent_parts(model)[1]
+    cell = stack.cell
     feats = {s: corpus_features(corpus, s) for s in (fit_split, eval_split)}
     ids = {s: np.asarray(corpus.split(s)) for s in (fit_split, eval_split)}
 
@@ -232,7 +235,7 @@ def probe_model(model, corpus, name: str | None = None, fit_split: str = "valid"
     settings = {"fit_split": fit_split, "eval_split": eval_split, "mode": mode, "l2": L2,
                 "max_iter": MAX_ITER, "control_seed": control_seed,
                 "fit_tokens": int(ids[fit_split].size), "eval_tokens": int(ids[eval_split].size)}
-    return ProbeResult(name or cell, cell, run(model), control, settings)
+    return ProbeResult(name or cell, cell, run(model), control, settings, stack.variant)
 
 
 def summary_rows(results: list[ProbeResult]) -> list[dict]:
@@ -248,7 +251,7 @@ def summary_rows(results: list[ProbeResult]) -> list[dict]:
                         (f, best.layer, best.state)), None)
             unit = max(mine, key=lambda s: s.unit_accuracy)
             ctl_unit = max((s.unit_accuracy for s in r.control if s.feature == f), default=None)
-            rows.append({"model": r.name, "cell": r.cell, "feature": f, "layer": best.layer,
+            rows.append({"model": r.name, "cell": r.cell, "variant": r.variant, "feature": f, "layer": best.layer,
                          "state": best.state, "accuracy": best.accuracy, "majority": best.majority,
                          "majority_class": best.majority_class,
                          "control": ctl.accuracy if ctl else None,
@@ -268,7 +271,7 @@ def summary_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     """Header and cells of the summary (markdown and the HTML report share them)."""
     header = ["model", "feature", "majority", "probe (layer, state)", "untrained",
               "attractors: probe / untrained", "best unit", "unit acc (untrained's best)"]
-    cells = [[w["model"], w["feature"], _f(w["majority"]),
+    cells = [[with_variant(w["model"], w.get("variant")), w["feature"], _f(w["majority"]),
               f"{w['accuracy']:.3f} ({w['layer']}, {w['state']})", _f(w["control"]),
               "–" if w["attractor_accuracy"] is None else
               f"{w['attractor_accuracy']:.3f} / {_f(w['control_attractor_accuracy'])} "

@@ -18,6 +18,9 @@ from typing import Any
 
 import jsonschema
 
+from seqlm.lm.config import gru_variant_of
+from seqlm.reference.layout import with_variant
+
 SCHEMA_VERSION = 1
 
 _NUM = {"type": "number"}
@@ -112,7 +115,19 @@ COLUMNS = [  # (key, header, format)
 ]
 
 
+def row_variant(model: dict) -> str | None:
+    """The GRU variant of a results row, from its model settings (None: not a GRU)."""
+    return gru_variant_of((model.get("config") or {}).get("model"))
+
+
+def model_label(model: dict) -> str:
+    """A row's name as the tables show it: a GRU names its variant ("gru (reset-after)")."""
+    return with_variant(model["name"], row_variant(model))
+
+
 def _cell(model: dict, key: str, fmt: str) -> str:
+    if key == "name":
+        return model_label(model)
     v = model.get(key)
     if key in ("valid_ppl", "test_ppl") and v is None:
         split = key.split("_")[0]
@@ -150,7 +165,7 @@ def results_markdown_table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-CSV_FIELDS = ["name", "family", "description", "mode", "valid_ppl", "test_ppl", "valid_ppl_finite",
+CSV_FIELDS = ["name", "family", "description", "variant", "mode", "valid_ppl", "test_ppl", "valid_ppl_finite",
               "test_ppl_finite", "valid_zero_prob", "test_zero_prob", "valid_bits_per_token",
               "test_bits_per_token", "stream_valid_ppl", "stream_test_ppl", "gap_to_oracle_bits",
               "ppl_over_oracle", "parameters", "train_seconds", "tokens_per_s"]
@@ -162,7 +177,7 @@ def results_csv(results: dict) -> str:
     w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for m in results["models"]:
-        row = dict(m)
+        row = {**m, "variant": row_variant(m)}  # "cho" or "reset_after" for a GRU
         for split in ("valid", "test"):
             if row.get(f"{split}_ppl") is None and row.get(f"{split}_zero_prob"):
                 row[f"{split}_ppl"] = "inf"

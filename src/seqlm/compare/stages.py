@@ -18,7 +18,9 @@ import warnings
 from pathlib import Path
 
 from seqlm.io import recovered_dir, write_json
+from seqlm.lm.config import gru_variant_of
 from seqlm.metrics import Evaluation
+from seqlm.reference.layout import with_variant
 
 
 def stable_hash(obj, n: int = 12) -> str:
@@ -170,7 +172,7 @@ def run_neural(name: str, spec: dict, corpus, oracle: dict, model_dir: Path, sta
     cfg = spec["model"]
     desc = {"ffnn": f"feed-forward (Bengio 2003), n-1 = {cfg.get('context')}",
             "rnn": "vanilla RNN (tanh)", "lstm": "LSTM",
-            "gru": f"GRU ({cfg.get('variant', 'cho')})"}.get(name, name)
+            "gru": with_variant("GRU", gru_variant_of(cfg))}.get(name, name)
     if cfg.get("kind") == "rnn":
         desc += f", {cfg.get('num_layers', 1)}×{cfg.get('hidden_size')}"
     row = {"name": name, "family": "neural", "description": desc,

@@ -20,18 +20,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seqlm.errors import SeqlmError
+from seqlm.lm.config import gru_variant_of
+from seqlm.reference.layout import cell_label
 
 CAPTIONS = {
     "5.1": "A vanilla RNN folded (left) and unrolled through time (right): the same W_xh, W_hh, "
            "W_hy at every step (eqs. 5.1–5.2).",
     "5.2": "Vanishing gradients: the gradient norm ‖∂L_T/∂h_k‖ against the time gap T − k "
-           "(log scale) for the RNN, LSTM and GRU, from the gradient lab (seqlm gradients).",
+           "(log scale) for the RNN, LSTM and {gru_lab}, from the gradient lab (seqlm gradients).",
     "5.3": "The LSTM cell: the cell state c_t is an additive highway regulated by the forget, "
            "input and output gates (eqs. 5.4–5.8).",
-    "5.4": "The GRU cell: update gate z_t and reset gate r_t, no separate cell state "
-           "(eqs. 5.9–5.11).",
+    "5.4": "The GRU (cho) cell, as the book writes it (the reset gate applied before the matrix "
+           "product): update gate z_t and reset gate r_t, no separate cell state (eqs. 5.9–5.11).",
     "5.5": "Training curves: train (dashed) and validation (solid, stream mode) cross-entropy "
-           "per epoch for the RNN, LSTM and GRU language models on the same corpus.",
+           "per epoch for the RNN, LSTM and {gru_lm} language models on the same corpus.",
     "5.6": "Test perplexity of n-gram and neural language models on the same held-out set "
            "(bars: sentence mode; diamonds: the neural models in stream mode).",
 }
@@ -56,6 +58,16 @@ class Figure:
         return None
 
 
+def captions(results: dict | None = None, gradient_variant: str = "cho") -> dict[str, str]:
+    """The six captions, each GRU named with its variant: Figure 5.2's from the gradient
+    lab's settings (its default: the book's cho), Figure 5.5's from the comparison's GRU
+    row (unnamed only when there is none)."""
+    rows = [m for m in (results or {}).get("models", []) if m.get("name") == "gru"]
+    lm_variant = gru_variant_of((rows[0].get("config") or {}).get("model")) if rows else None
+    names = {"gru_lab": cell_label("gru", gradient_variant), "gru_lm": cell_label("gru", lm_variant)}
+    return {n: c.format(**names) for n, c in CAPTIONS.items()}
+
+
 def make_figures(out_dir: str | Path, results: dict | None = None, tikz: bool = True,
                  gradients: bool = True, gradient_kwargs: dict | None = None,
                  log=print) -> list[Figure]:
@@ -68,7 +80,8 @@ def make_figures(out_dir: str | Path, results: dict | None = None, tikz: bool = 
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    figs = {n: Figure(n, STEMS[n], CAPTIONS[n]) for n in STEMS}
+    text = captions(results, (gradient_kwargs or {}).get("variant", "cho"))
+    figs = {n: Figure(n, STEMS[n], text[n]) for n in STEMS}
 
     if tikz:
         from seqlm.figures.tikz import write_tikz_figures
@@ -113,8 +126,8 @@ def make_figures(out_dir: str | Path, results: dict | None = None, tikz: bool = 
 def existing_figures(out_dir: str | Path) -> list[Figure]:
     """The figures already present in ``out_dir`` (for a report made without redrawing)."""
     out_dir = Path(out_dir)
-    figs = []
+    figs, text = [], captions()
     for n, stem in STEMS.items():
         files = [out_dir / f"{stem}.{ext}" for ext in ("pdf", "png") if (out_dir / f"{stem}.{ext}").exists()]
-        figs.append(Figure(n, stem, CAPTIONS[n], files, "" if files else "not drawn (--no-figures)"))
+        figs.append(Figure(n, stem, text[n], files, "" if files else "not drawn (--no-figures)"))
     return figs

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from seqlm.figures.style import color_for, new_figure, rc_params, save_figure
+from seqlm.reference.layout import cell_label, gru_variant
 
 STYLES = ("-", "--", ":", "-.")
 
@@ -22,6 +23,12 @@ def _series(results: list[dict]):
     order = {"rnn": 0, "lstm": 1, "gru": 2}
     keys = sorted(out, key=lambda k: (order.get(k[0], 9), -k[1]))
     return {k: sorted(out[k], key=lambda r: r["config"]["length"]) for k in keys}
+
+
+def _label(cell: str, H: int, rs: list[dict]) -> str:
+    """"GRU (reset-after), H = 64": the variant of a GRU from the backend it ran on."""
+    variant = gru_variant(rs[0]["config"].get("backend", "fused"), None)
+    return f"{cell_label(cell, variant)}, H = {H}"
 
 
 def _style(hiddens: list[int], H: int) -> str:
@@ -44,7 +51,7 @@ def plot_accuracy_vs_length(results: list[dict], stem: str | Path) -> list[Path]
         for (cell, H), rs in series.items():
             Ts = [r["config"]["length"] for r in rs]
             kw = dict(color=color_for(cell), ls=_style(hiddens, H), marker="o", ms=3,
-                      label=f"{cell.upper()}, H = {H}")
+                      label=_label(cell, H, rs))
             axes[0].plot(Ts, [r["token_accuracy"] for r in rs], **kw)
             axes[1].plot(Ts, [r["sequence_accuracy"] for r in rs], **kw)
         axes[0].axhline(1 / c0["symbols"], color=color_for("bound"), ls=":", lw=0.9,
@@ -83,7 +90,7 @@ def plot_position_accuracy(results: list[dict], stem: str | Path) -> list[Path]:
                     if r["config"]["length"] == T:
                         acc = r["position_accuracy"]
                         ax.plot(range(1, len(acc) + 1), acc, color=color_for(cell),
-                                ls=_style(hiddens, H), lw=1.0, label=f"{cell.upper()}, H = {H}")
+                                ls=_style(hiddens, H), lw=1.0, label=_label(cell, H, rs))
             ax.axhline(1 / c0["symbols"], color=color_for("bound"), ls=":", lw=0.8)
             ax.set_title(f"T = {T}")
             ax.set_xlabel("output position j")

@@ -9,6 +9,7 @@ import numpy as np
 from seqlm.analysis.flow import GradientFlow, gradient_flow
 from seqlm.analysis.summary import write_tables
 from seqlm.figures.style import color_for, new_figure, rc_params, save_figure
+from seqlm.reference.layout import cell_label
 
 FIG_STEM = "fig5_2_vanishing_gradients"
 
@@ -30,8 +31,9 @@ def plot_gradient_flow(result: GradientFlow, stem: str | Path, width: str = "col
             ax.fill_between(cf.gaps[keep], np.maximum(q[0][keep], 1e-300), q[2][keep],
                             color=color, alpha=0.18, lw=0)
             rate = cf.fit.rate
-            label = (f"{name.upper()} (fit {rate:+.2f}/step)".replace("-", "\u2212")
-                     if math.isfinite(rate) else name.upper())
+            label = cell_label(name, result.settings.get("gru_variant", "cho"))
+            if math.isfinite(rate):
+                label += f", fit {rate:+.2f}/step".replace("-", "\u2212")
             ax.plot(cf.gaps[keep], q[1][keep], color=color, label=label)
             lowest = min(lowest, float(q[1][keep].min()))
             bound = cf.bound() if last_only else None  # the bound is for a loss at T only

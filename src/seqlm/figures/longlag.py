@@ -4,6 +4,7 @@ from __future__ import annotations
 from seqlm.analysis.longlag import LongLagResult
 from seqlm.analysis.tasks import TASKS
 from seqlm.figures.style import color_for, new_figure, rc_params, save_figure
+from seqlm.reference.layout import cell_label, gru_variant
 
 
 def plot_learning_curves(results: list[LongLagResult], stem):
@@ -21,7 +22,8 @@ def plot_learning_curves(results: list[LongLagResult], stem):
             for r in (r for r in results if r.config.length == T):
                 steps = [p["step"] for p in r.curve]
                 vals = [max(p["test"], 1e-4) for p in r.curve]
-                ax.plot(steps, vals, color=color_for(r.config.cell), label=r.config.cell.upper())
+                ax.plot(steps, vals, color=color_for(r.config.cell),
+                        label=cell_label(r.config.cell, gru_variant(r.config.backend, None)))
             ax.axhline(task.chance, color=color_for("bound"), ls=":", lw=0.9,
                        label=("predict the mean" if task.kind == "regression" else "guess") if i == 0 else None)
             ax.axhline(task.solved_threshold, color=color_for("bound"), ls="--", lw=0.9,

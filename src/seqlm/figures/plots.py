@@ -12,6 +12,8 @@ from pathlib import Path
 
 from seqlm.errors import SeqlmError
 from seqlm.figures.style import color_for, new_figure, rc_params, save_figure
+from seqlm.lm.config import gru_variant_of
+from seqlm.reference.layout import with_variant
 
 # The models of Figure 5.6, left to right: count-based, then neural.
 BAR_ORDER = ("unigram", "bigram", "trigram", "ffnn", "rnn", "lstm", "gru")
@@ -20,8 +22,10 @@ LABELS = {"unigram": "unigram", "bigram": "bigram", "trigram": "trigram", "ffnn"
           "rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 
 
-def label(name: str) -> str:
-    return LABELS.get(name, name)
+def label(model: dict) -> str:
+    """A results row's name in a legend or tick: "GRU (reset-after)" for a GRU, from its settings."""
+    settings = (model.get("config") or {}).get("model")
+    return with_variant(LABELS.get(model["name"], model["name"]), gru_variant_of(settings))
 
 
 def _models(results: dict) -> dict[str, dict]:
@@ -66,7 +70,7 @@ def plot_training_curves(results: dict, stem: str | Path, models=CURVE_MODELS) -
             ax.plot(*zip(*tr), ls="--", marker="o", ms=2.5, mfc="white", color=c, lw=1.1)
         if va:
             ax.plot(*zip(*va), ls="-", marker="o", ms=3, color=c)
-        handles.append(mlines.Line2D([], [], color=c, marker="o", ms=3, label=label(name)))
+        handles.append(mlines.Line2D([], [], color=c, marker="o", ms=3, label=label(by_name[name])))
     oracle = results.get("oracle_valid_ppl")
     if max_epoch >= 5:  # the first epochs dwarf the end, where the models differ: zoom in
         _zoom(ax, curves, oracle, first=3)
@@ -159,7 +163,7 @@ def plot_perplexity(results: dict, stem: str | Path, split: str = "test",
     if oracle or stream:
         ax.legend(loc="upper right", bbox_to_anchor=(1.0, 0.93), frameon=False)
     ax.set_ylim(floor, hi * 1.6)
-    ax.set_xticks(list(xs), [label(n) for n, _ in bars], rotation=30, ha="right",
+    ax.set_xticks(list(xs), [label(by_name[n]) for n, _ in bars], rotation=30, ha="right",
                   rotation_mode="anchor")
     ax.set_xlim(-0.6, len(bars) - 0.4)
     n_count = sum(1 for n, _ in bars if n in ("unigram", "bigram", "trigram"))

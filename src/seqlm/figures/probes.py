@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from seqlm.figures.style import color_for, new_figure, rc_params, save_figure
+from seqlm.reference.layout import with_variant
 
 
 def _groups(rows: list[dict]) -> list[tuple[str, str, str, str, str | None]]:
@@ -21,6 +22,11 @@ def _groups(rows: list[dict]) -> list[tuple[str, str, str, str, str | None]]:
                for f in features if any(r.get("attractor_accuracy") is not None
                                         for r in rows if r["feature"] == f)]
     return groups
+
+
+def _label(model: str, row: dict) -> str:
+    """The legend's name of a model: the cell in capitals, a GRU with its variant."""
+    return with_variant(model.upper() if model in ("rnn", "lstm", "gru") else model, row.get("variant"))
 
 
 def plot_probe_accuracy(rows: list[dict], stem: str | Path) -> list[Path]:
@@ -54,8 +60,9 @@ def plot_probe_accuracy(rows: list[dict], stem: str | Path) -> list[Path]:
         ax.set_ylim(0, 1.05)
         ax.set_ylabel("held-out probe accuracy")
         ax.grid(axis="x", visible=False)
-        handles = [mpatches.Patch(color=color_for(next(r["cell"] for r in rows if r["model"] == m)),
-                                  label=m.upper() if m in ("rnn", "lstm", "gru") else m) for m in models]
+        first = {m: next(r for r in rows if r["model"] == m) for m in models}
+        handles = [mpatches.Patch(color=color_for(first[m]["cell"]), label=_label(m, first[m]))
+                   for m in models]
         handles.append(mlines.Line2D([], [], color="black", lw=1.4, label="majority baseline"))
         if any(r.get("control") is not None for r in rows):
             handles.append(mlines.Line2D([], [], marker="D", ms=3.5, mfc="white", mec="black", ls="none",

@@ -35,7 +35,8 @@ from seqlm.io import atomic_path, write_text
 TIKZ_FIGURES: dict[str, str] = {
     "fig5_1_rnn_unrolled": "Figure 5.1: a vanilla RNN, folded and unrolled through time (eqs. 5.1–5.2).",
     "fig5_3_lstm_cell": "Figure 5.3: the LSTM cell; the cell state c_t is the additive highway (eqs. 5.4–5.8).",
-    "fig5_4_gru_cell": "Figure 5.4: the GRU cell; two gates, no separate cell state (eqs. 5.9–5.11).",
+    "fig5_4_gru_cell": "Figure 5.4: the GRU (cho) cell, the reset applied before the matrix product; "
+                       "two gates, no separate cell state (eqs. 5.9–5.11).",
 }
 
 INSTALL_HINT = ("apt-get install texlive-latex-base texlive-pictures texlive-latex-extra poppler-utils")

@@ -29,6 +29,7 @@ import numpy as np
 
 from seqlm.errors import SeqlmError
 from seqlm.io import check_output_dir, write_json, write_text
+from seqlm.reference.layout import cell_label, gru_variant
 
 SCHEMA_VERSION = 1
 KIND = "seqlm-inspect"
@@ -54,7 +55,7 @@ class Inspectable:
     @property
     def label(self) -> str:
         c = self.model.config
-        return f"{c.cell.upper()} {c.num_layers}×{c.hidden_size}"
+        return f"{cell_label(c.cell, gru_variant(c.backend, c.variant))} {c.num_layers}×{c.hidden_size}"
 
 
 def load_inspectable(path: str | Path) -> Inspectable:
@@ -178,7 +179,7 @@ def write_heatmaps(doc: dict, out: Path) -> list[Path]:
     files = []
     for l, layer in enumerate(doc["layers"]):
         arrays = {n: np.asarray(v) for n, v in layer.items()}
-        title = (f"{m['cell'].upper()} layer {l + 1} of {m['num_layers']} ({m['hidden_size']} units"
+        title = (f"{cell_label(m['cell'], m['variant'])} layer {l + 1} of {m['num_layers']} ({m['hidden_size']} units"
                  f"{', first 64 shown' if m['hidden_size'] > 64 else ''}), {doc['mode']} mode")
         files += plot_gate_heatmaps(arrays, show, out / f"heatmap_layer{l + 1}",
                                     p_next=np.asarray(doc["next"]["p"]), title=title)
@@ -333,4 +334,4 @@ def compare_inspection(run_dir: str | Path, corpus, redo: bool = True, name: str
     return {"html": out / "inspect.html", "heatmap": top if top.exists() else None, "model": name,
             "text": sep.join(doc["steps"]["target"][:-1]), "tokens": doc["text"]["tokens"],
             "mean_p": float(np.mean(doc["next"]["p"])), "mode": doc["mode"],
-            "layers": doc["model"]["num_layers"]}
+            "layers": doc["model"]["num_layers"], "variant": doc["model"]["variant"]}

@@ -95,3 +95,37 @@ def test_without_tex_the_report_has_all_six_figures(tmp_path, monkeypatch):
     assert page.count("data:image/png;base64,") == 6
     for name in ("report.html", "report.md"):
         assert "not available" not in (tmp_path / name).read_text(encoding="utf-8")
+
+
+def test_every_section_is_rendered_in_both_files(report_dir, tmp_path):
+    """The templates lay out every section the report context holds, in order, in both
+    files: dropping one from a template fails here."""
+    sections = ["Command", "Results", "Figures", "Conventions", "Configuration", "Environment"]
+    r = example_results()
+    for name in ("report.md", "report.html"):
+        text = html.unescape((report_dir / name).read_text(encoding="utf-8"))
+        heads = re.findall(r"^## (.+)$", text, re.M) or re.findall(r"<h2>(.+?)</h2>", text)
+        assert heads == sections, (name, heads)
+        assert text.count("| oracle (true distribution)") + text.count('<tr class="oracle">') == 1
+        assert "Re-running this command reuses every finished stage" in text
+        assert "'test ppl (stream)': neural models" in text          # the columns note
+        assert "Config hash 000000000000" in text and '"example": true' in text
+    # with the look inside a model and the probes, their sections come between Figures and Conventions
+    r["probes"] = {"settings": {"fit_split": "valid", "eval_split": "test", "eval_tokens": 10,
+                                "mode": "sentence"}, "figure": "absent.png",
+                   "summary": [{"model": "lstm", "cell": "lstm", "feature": "topic", "majority": 0.25,
+                                "accuracy": 0.9, "layer": 1, "state": "h", "control": 0.3,
+                                "attractor_accuracy": None, "control_attractor_accuracy": None,
+                                "n_attractors": 0, "unit": "h[1]#3", "unit_accuracy": 0.5,
+                                "control_unit_accuracy": 0.4}]}
+    ins = {"model": "lstm", "variant": None, "tokens": 3, "mode": "sentence", "text": "a <b> & c",
+           "mean_p": 0.5, "heatmap": None}
+    write_report(tmp_path, r, [], ins)
+    for name in ("report.md", "report.html"):
+        raw = (tmp_path / name).read_text(encoding="utf-8")
+        text = html.unescape(raw)
+        heads = re.findall(r"^## (.+)$", text, re.M) or re.findall(r"<h2>(.+?)</h2>", text)
+        assert heads == sections[:3] + ["Inside the LSTM", "Probes: what the recurrent states hold"] \
+            + sections[3:], (name, heads)
+        assert "“a <b> & c”" in text and "0.900 (1, h)" in text
+    assert "a &lt;b&gt; &amp; c" in (tmp_path / "report.html").read_text(encoding="utf-8")   # autoescaped

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from seqlm.reference.layout import cell_label
+from seqlm.report.render import render_template
+
 HTML_DECIMALS = 4      # the page draws colours: four decimals are plenty and keep it small
 
 
@@ -26,8 +29,7 @@ def _page_data(doc: dict) -> dict:
 
 def _lead(doc: dict) -> str:
     m, t = doc["model"], doc["text"]
-    variant = f" ({m['variant']})" if m["variant"] else ""
-    return (f"{m['cell'].upper()}{variant}, {m['num_layers']} layer{'s' if m['num_layers'] > 1 else ''} × "
+    return (f"{cell_label(m['cell'], m['variant'])}, {m['num_layers']} layer{'s' if m['num_layers'] > 1 else ''} × "
             f"{m['hidden_size']} units, {m['backend']} backend, {m['level']} level, vocabulary "
             f"{m['vocab_size']:,}; {t['tokens']} tokens read in {doc['mode']} mode "
             f"({'each sentence from the zero state' if doc['mode'] == 'sentence' else 'state carried across lines'}); "
@@ -35,14 +37,10 @@ def _lead(doc: dict) -> str:
 
 
 def render_inspect_html(doc: dict) -> str:
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.PackageLoader("seqlm.report", "templates"),
-                             autoescape=jinja2.select_autoescape(["html", "j2"]))
     t = doc["text"]
     unk = (f"{t['unknown']} of {t['tokens']} tokens are not in the vocabulary and were read as <unk> "
            f"(dotted underline)." if t["unknown"] else "Every token is in the vocabulary.")
     m = doc["model"]
-    title = f"{m['cell'].upper()} {m['num_layers']}×{m['hidden_size']} on {t['tokens']} tokens"
-    return env.get_template("inspect.html.j2").render(title=title, lead=_lead(doc), unk_note=unk,
-                                                      data=_page_data(doc))
+    title = f"{cell_label(m['cell'], m['variant'])} {m['num_layers']}×{m['hidden_size']} on {t['tokens']} tokens"
+    return render_template("inspect.html.j2", title=title, lead=_lead(doc), unk_note=unk,
+                           data=_page_data(doc))

@@ -93,6 +93,8 @@ def test_start_writes_the_starter_never_the_solution(tmp_path):
     (("verify", "P2"), "P2 is a programming exercise"),
     (("start", "T2", "d"), "T2 is a theory exercise"),
     (("check", "P1", "missing.py", "--time-limit", "0"), "must be positive"),
+    (("check", "P1", str(PKG / "solutions" / "p1.py"), "--only", "nomatch"),
+     "no case of P1 has a name containing 'nomatch'; its cases are: forward, T = 1, B = 1;"),
 ])
 def test_user_errors_are_one_line_exit_2(args, message, tmp_path):
     r = cli(*args, cwd=tmp_path)

@@ -146,3 +146,15 @@ def test_wrong_shape_nan_memory_and_exit_are_each_a_failed_case():
     r, _ = _grade("p1_exits.py")
     assert "exited with status 3" in r.cases[0].message
     assert all(c.status != "passed" for c in r.cases)
+
+
+def test_a_wrong_dtype_and_float32_rounding_are_named_as_such():
+    from seqlm.exercises.grading.cases import H_PRECISION
+    r, _ = _grade("p1_wrong_dtype.py")
+    bad = [c for c in r.cases if not c.passed]
+    assert [c.name[:7] for c in bad] == ["forward"] * 5
+    assert all("hs has dtype complex128, expected a float array" in c.message for c in bad)
+    r, _ = _grade("p1_float32.py")
+    bad = [c for c in r.cases if not c.passed]
+    assert [c.name[:7] for c in bad] == ["forward"] * 5 and r.score == 3
+    assert all(c.hint == H_PRECISION for c in bad), [c.hint for c in bad]  # not "eq. (5.1) is wrong"

@@ -89,6 +89,11 @@ def check(exercise_id: str, files, seed: int = 0, limits: Limits | None = None,
     paths = [_check_path(ex, f) for f in files]
     if not paths:
         raise SeqlmError("no files to grade")
+    if only:
+        names = [c.name for c in importlib.import_module(f"seqlm.exercises.checks.{ex.id.lower()}").CASES]
+        if not any(o.lower() in n.lower() for o in only for n in names):
+            raise SeqlmError(f"no case of {ex.id} has a name containing {' or '.join(map(repr, only))}; "
+                             f"its cases are: {'; '.join(names)}")
     limits = limits or limits_for(ex.id)
     results = []
     with tempfile.TemporaryDirectory(prefix="seqlm-nb-") as tmp:

@@ -124,11 +124,27 @@ def as_float_array(value: Any, what: str, shape: tuple[int, ...], hint: str | No
     return arr
 
 
+H_PRECISION = ("floating-point precision: the answer is right up to single-precision rounding; compute "
+               "and return float64 (the inputs are float64: a float32 array or tensor somewhere rounds them)")
+
+
+def _rounding(value: Any) -> float | None:
+    """The machine epsilon of ``value``'s dtype when it is a float type narrower than float64."""
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    dtype = getattr(value, "dtype", None)
+    if dtype is None or getattr(dtype, "kind", "") != "f" or dtype.itemsize >= 8:
+        return None
+    return float(np.finfo(dtype).eps)
+
+
 def compare(got: Any, want: np.ndarray, what: str, tol: Tol, hint: str,
             mistakes: Iterable[Mistake] = ()) -> float:
     """Check ``got`` against ``want``; return the max |Δ|. On a mismatch, the hint of
-    the first mistake whose answer ``got`` reproduces, else ``hint``."""
+    the first mistake whose answer ``got`` reproduces; else, for a float32 (or narrower)
+    answer that is right up to its rounding, :data:`H_PRECISION`; else ``hint``."""
     want = np.asarray(want, dtype=np.float64)
+    eps = _rounding(got)
     arr = as_float_array(got, what, want.shape, hint)
     err = np.abs(arr - want)
     if tol.ok(arr, want):
@@ -144,6 +160,10 @@ def compare(got: Any, want: np.ndarray, what: str, tol: Tol, hint: str,
             continue
         if alt.shape == arr.shape and np.all(np.isfinite(alt)) and tol.ok(arr, alt):
             raise Fail(message, m.hint)
+    if eps is not None and max(tol.atol, tol.rtol) < 10 * eps:  # a tolerance float32 cannot meet
+        scale = 1.0 + float(np.abs(want).max(initial=0.0))
+        if Tol(100 * eps * scale, 100 * eps).ok(arr, want):  # right up to its rounding
+            raise Fail(message, H_PRECISION)
     raise Fail(message, hint)
 
 

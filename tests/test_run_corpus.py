@@ -49,6 +49,9 @@ def test_eval_score_generate_without_and_with_data(synthetic_run):
     assert "<eos>" not in g.stdout and g.stdout.strip()
     words = set(load_corpus("synthetic").vocab.tokens)
     assert set(g.stdout.split()) <= words
+    g2 = ok(seqlm("generate", "--checkpoint", run, "--data", "synthetic", "--max-tokens", "30",
+                  "--seed", "1"))   # --data is only checked: the same sample, no note
+    assert g2.stdout == g.stdout and "note:" not in g2.stderr
 
 
 def test_a_corpus_with_another_vocabulary_is_refused_in_one_line(synthetic_run, tmp_path):
@@ -56,6 +59,8 @@ def test_a_corpus_with_another_vocabulary_is_refused_in_one_line(synthetic_run, 
     one_line_error(seqlm("eval", "--checkpoint", run, "--data", "synthetic:seed=3"),
                    "synthetic:seed=3", "cannot be scored honestly", "vocabulary mismatch",
                    "trained on synthetic")
+    one_line_error(seqlm("generate", "--checkpoint", run, "--data", "synthetic:seed=3"),
+                   "synthetic:seed=3", "vocabulary mismatch", "trained on synthetic")
     d = tmp_path / "text"
     d.mkdir()
     for s in ("train", "valid", "test"):

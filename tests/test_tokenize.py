@@ -130,3 +130,30 @@ def test_data_info_reports_the_oov_rate_of_each_choice(tmp_path):
     assert "words tokenizer, lowercased, max-vocab 9" in h.stdout
     assert "validation OOV rate by vocabulary choice" in h.stdout and "max-vocab 9" in h.stdout
     assert "* words" in h.stdout
+
+
+@pytest.mark.parametrize("flags, kwargs", [
+    ((), {}),
+    (("--tokenizer", "words"), {"tokenizer": "words"}),
+    (("--tokenizer", "words", "--lowercase"), {"tokenizer": "words", "lowercase": True}),
+    (("--tokenizer", "words", "--max-vocab", "10"), {"tokenizer": "words", "max_vocab": 10}),
+    (("--min-freq", "2"), {"min_freq": 2}),
+])
+def test_cli_ngram_and_train_save_one_and_the_same_vocabulary(tmp_path, flags, kwargs):
+    """The same flags on `seqlm ngram` and `seqlm train`: the vocabulary file beside the ARPA
+    model and the checkpoint's are one vocabulary (tokens, tokenizer, case, limits), and both
+    models score the test split over the same tokens."""
+    d = write_corpus(tmp_path / "c")
+    ng = json.loads(ok(seqlm("ngram", "--data", d, *flags, "--order", "2", "--arpa",
+                             tmp_path / "m.arpa", "--json")).stdout)
+    ok(seqlm("train", "--data", d, *flags, "--preset", "tiny", "--max-steps", "2", "--no-progress",
+             "--no-final-eval", "--out", tmp_path / "run"))
+    a = Vocabulary.load(tmp_path / "m.vocab.json")
+    b = Vocabulary.load(tmp_path / "run" / "checkpoint" / "vocab.json")
+    want = load_corpus(d, **kwargs).vocab
+    assert a == b == want and a.diff(b) is None
+    assert (a.max_size, a.min_freq) == (b.max_size, b.min_freq) == (want.max_size, want.min_freq)
+    assert a.tokenizer == Tokenizer(kwargs.get("tokenizer", "whitespace"), kwargs.get("lowercase", False))
+    ev = json.loads(ok(seqlm("eval", "--checkpoint", tmp_path / "run" / "checkpoint", "--split", "test",
+                             "--json")).stdout)   # no --data: the run's own corpus and settings
+    assert ev["test_tokens"] == ng["test_tokens"] and ng["vocab_size"] == len(want)

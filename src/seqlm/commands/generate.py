@@ -3,6 +3,10 @@
 The sample is printed as text: each ``<eos>`` is a line break (a character-level
 model writes lines, as its training text had them), word-level tokens are
 joined as the model's tokenizer cut them. ``--json`` gives the tokens themselves.
+
+Generation needs no corpus: the checkpoint holds the vocabulary and its
+tokenizer. ``--data`` is accepted as on ``eval`` and ``score``: the corpus is
+checked against the model (refused in one line when its vocabulary differs).
 """
 from __future__ import annotations
 
@@ -14,6 +18,9 @@ from seqlm.commands import finite_float, seed_int
 def register(sub) -> None:
     p = sub.add_parser("generate", help="sample text from a trained neural LM")
     p.add_argument("--checkpoint", required=True, help="a run directory or checkpoint directory")
+    p.add_argument("--data", metavar="SOURCE",
+                   help="not needed (the run holds its vocabulary); if given, checked as by "
+                        "seqlm eval: a corpus with another vocabulary is refused")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--prompt", default="", help="text to continue (default: a new sentence)")
     src.add_argument("--prompt-file", help="read the prompt from a UTF-8 file")
@@ -38,6 +45,12 @@ def run(args) -> int:
     from seqlm.train.devices import resolve_device
 
     model, vocab = load_model(args.checkpoint)
+    if args.data:  # a check only: generation reads nothing from the corpus
+        from seqlm.train.run_corpus import checkpoint_config, corpus_for_run
+        _, note = corpus_for_run(checkpoint_config(args.checkpoint)[1], vocab, args.checkpoint,
+                                 data=args.data)
+        if note:
+            print(f"seqlm generate: note: {note}", file=sys.stderr)
     model.to(resolve_device(args.device))
     text = "\n".join(read_lines(args.prompt_file)) if args.prompt_file else args.prompt
     prompt_ids, oov = encode_prompt(vocab, text)

@@ -98,6 +98,8 @@ def inspect_text(checkpoint: str | Path, text: str, out_dir: str | Path, mode: s
     _check_out(out)
     if min(max_lag, top_k, max_tokens) < 1:
         raise SeqlmError(f"--max-lag, --top-k and --max-tokens must be >= 1, got {max_lag}, {top_k}, {max_tokens}")
+    if not text.strip():  # before loading: the one line says what is wrong, nothing else
+        raise SeqlmError("the text is empty: nothing to inspect")
     ck = load_inspectable(checkpoint)
     ids, toks, unknown = encode_text(ck.vocab, text)
     if ids.size > max_tokens:

@@ -33,6 +33,7 @@ bench: $(VENV)/.dev-installed
 	$(PIP) install -q -e ".[bench]"
 	$(PY) benchmarks/cells.py --quick
 	$(PY) benchmarks/ngram.py
+	$(PY) benchmarks/output_layer.py --quick
 	$(PY) benchmarks/ptb_lm.py --quick
 
 # Re-render Figures 5.1, 5.3, 5.4 (PDF, PNG, SVG + renders.json) into the package after

@@ -13,7 +13,9 @@ Every neural language model in seqlm (the RNN/LSTM/GRU model in
   convention ``(L, B, H)``; a model may set ``model.state_batch_dim``);
 * ``model(inputs, state) -> (logits, new_state)`` with ``inputs`` a ``(T, B)``
   long tensor and ``logits`` ``(T, B, V)``. ``logits[t, b]`` scores the token
-  that follows ``inputs[t, b]``.
+  that follows ``inputs[t, b]``; seqlm's own models also take
+  ``model(inputs, state, targets=y) -> (mean cross-entropy, new_state)``, the
+  loss without the logits tensor (:mod:`seqlm.nn.loss`).
 
 The trainer never looks inside the state: it detaches it at every truncated-BPTT
 boundary with :func:`detach_state`, moves it with :func:`state_to`, and slices

@@ -41,11 +41,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from seqlm.data.vocab import EOS_ID
 from seqlm.errors import SeqlmError
 from seqlm.lm.base import config_from_dict
+from seqlm.nn.loss import IGNORE_INDEX, linear_cross_entropy
 from seqlm.schema import check_fields, setting
 
 
@@ -112,9 +114,12 @@ class FFNNLanguageModel(nn.Module):
         return torch.full((batch_size, self.config.context - 1), self.config.pad_id,
                           dtype=torch.long, device=device)
 
-    def forward(self, inputs: torch.Tensor, state: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``inputs`` (T, B) long → logits (T, B, V) and the last ``n-2`` inputs per column."""
+    def forward(self, inputs: torch.Tensor, state: torch.Tensor | None = None,
+                targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``inputs`` (T, B) long → logits (T, B, V) and the last ``n-2`` inputs per column;
+        with ``targets`` (T, B) (-100 where ignored) the mean cross-entropy instead of the
+        logits (:func:`seqlm.nn.loss.linear_cross_entropy` unless there are direct
+        connections)."""
         T, B = inputs.shape
         n1 = self.config.context
         if state is None:
@@ -125,10 +130,17 @@ class FFNNLanguageModel(nn.Module):
         windows = full.unfold(0, n1, 1)                                  # (T, B, n-1), oldest first
         e = self.drop(self.embedding(windows).flatten(2))                # (T, B, (n-1)·D)
         a = torch.tanh(self.hidden(e))                                   # (T, B, Hid)
+        new_state = full[full.size(0) - (n1 - 1):].t().contiguous()      # (B, n-2)
+        if targets is not None and self.direct is None:
+            return linear_cross_entropy(self.drop(a), self.decoder.weight, self.decoder.bias,
+                                        targets), new_state
         logits = self.decoder(self.drop(a))                              # (T, B, V)
         if self.direct is not None:
             logits = logits + self.direct(e)
-        new_state = full[full.size(0) - (n1 - 1):].t().contiguous()      # (B, n-2)
+        if targets is not None:
+            z = logits.to(torch.promote_types(logits.dtype, torch.float32))  # fp32 under bf16 autocast
+            return F.cross_entropy(z.flatten(0, 1), targets.flatten(),
+                                   ignore_index=IGNORE_INDEX), new_state
         return logits, new_state
 
     def num_parameters(self) -> int:

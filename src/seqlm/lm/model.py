@@ -22,6 +22,7 @@ from torch import nn
 from seqlm.lm.base import State, config_from_dict
 from seqlm.lm.config import BACKENDS, CELLS, INITS, VARIANTS, RNNLMConfig
 from seqlm.nn import RecurrentStack
+from seqlm.nn.loss import linear_cross_entropy
 
 __all__ = ["RNNLanguageModel", "RNNLMConfig", "CELLS", "BACKENDS", "VARIANTS", "INITS"]
 
@@ -65,13 +66,20 @@ class RNNLanguageModel(nn.Module):
         p = self.decoder.bias
         return self.rnn.init_state(batch_size, device=device or p.device, dtype=p.dtype)
 
-    def forward(self, inputs: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
-        """``inputs`` (T, B) long → logits (T, B, V) and the state after step T."""
+    def forward(self, inputs: torch.Tensor, state: State = None, targets: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, State]:
+        """``inputs`` (T, B) long → logits (T, B, V) and the state after step T; with
+        ``targets`` (T, B) (-100 where ignored) the mean cross-entropy instead of the
+        logits, by :func:`seqlm.nn.loss.linear_cross_entropy` (the same loss, without
+        materialising the logits)."""
         if state is None:
             state = self.init_state(inputs.size(1), inputs.device)
         x = self.drop(self.embedding(inputs))   # (T, B, D)
         h, state = self.rnn(x, state)           # (T, B, H)
-        logits = self.decoder(self.drop(h))     # (T, B, V)
+        h = self.drop(h)
+        if targets is not None:
+            return linear_cross_entropy(h, self.decoder.weight, self.decoder.bias, targets), state
+        logits = self.decoder(h)                # (T, B, V)
         return logits, state
 
     def num_parameters(self) -> int:

@@ -163,6 +163,23 @@ def test_an_interrupted_checkpoint_swap_is_recovered(tmp_path, corpus):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best", "checkpoint", "metrics.jsonl"]
 
 
+def test_resume_through_launch_after_an_interrupted_swap_works_the_first_time(tmp_path):
+    # `seqlm train --resume RUN` resolves RUN to checkpoint.old before the lock's
+    # recovery moves it back to checkpoint/: the trainer must follow it there.
+    from seqlm.train.launch import TrainRequest, launch
+    data = write_toy_dir(tmp_path / "data", n_train=60, n_eval=10)
+    common = dict(device="cpu", progress=False, final_eval=False)
+    run = tmp_path / "run"
+    launch(TrainRequest(data=str(data), out=run, preset="tiny", settings={"max_steps": 5}, **common))
+    os.replace(run / "checkpoint", run / "checkpoint.old")
+    (run / ".checkpoint.abc123.tmp").mkdir()
+    with pytest.warns(SeqlmWarning, match="max_steps 5 -> 8"):
+        again = launch(TrainRequest(resume=run, settings={"max_steps": 8}, **common))
+    assert again.result.steps == 8
+    assert (run / "checkpoint").is_dir() and not (run / "checkpoint.old").exists()
+    assert not (run / ".checkpoint.abc123.tmp").exists()
+
+
 # ----------------------------------------------------------------- resume
 def test_max_steps_is_kept_raised_on_resume_and_the_change_is_said(tmp_path, corpus):
     from seqlm.train.launch import TrainRequest, launch

@@ -25,6 +25,11 @@ REQUIRED = ("step", "epoch", "segment", "lr", "best_valid", "bad_epochs", "optim
 def load_resume(path: Path, vocab, model_config: dict, cfg: TrainConfig) -> ckpt.Checkpoint:
     """The checkpoint to resume from (read once the run directory is locked and
     recovered), checked against this run's vocabulary, architecture and max_steps."""
+    path = Path(path)
+    if path.name.endswith(".old") and not path.exists():
+        # resolved to the only complete copy a killed swap left; the recovery under
+        # the lock has since put it back under its own name (seqlm.io.recover_dir)
+        path = path.with_name(path.name[: -len(".old")])
     ck = ckpt.load_checkpoint(path, prefer="checkpoint")
     st = ck.trainer_state
     if st is None:

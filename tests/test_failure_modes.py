@@ -153,6 +153,8 @@ def test_an_interrupted_checkpoint_swap_is_recovered(tmp_path, corpus):
     (tmp_path / ".checkpoint.abc123.tmp").mkdir()
     (tmp_path / ".checkpoint.abc123.tmp" / "config.json").write_text("{")
     assert ckpt.resolve(tmp_path, prefer="checkpoint") == tmp_path / "checkpoint.old"
+    # named directly (eval --checkpoint RUN/checkpoint), the same copy is found
+    assert ckpt.resolve(tmp_path / "checkpoint") == tmp_path / "checkpoint.old"
     # atomic_dir never drops the only complete copy before the new one is in place
     with pytest.raises(RuntimeError):
         with atomic_dir(tmp_path / "checkpoint"):

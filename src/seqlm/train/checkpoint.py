@@ -140,7 +140,7 @@ def resolve(path: str | Path, prefer: str = "best") -> Path:
     A checkpoint whose swap was interrupted (only ``NAME.old`` left) is found there.
     A run directory without ``best/`` (no epoch finished its validation) resolves to
     ``checkpoint/`` with a :class:`SeqlmWarning` that says so."""
-    path = Path(path)
+    path = recovered_dir(Path(path))  # RUN/best itself may be the interrupted swap
     if not path.exists():
         raise SeqlmError(f"{path}: checkpoint not found")
     if not path.is_dir():

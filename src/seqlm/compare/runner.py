@@ -190,6 +190,49 @@ def _run_locked(out, data, preset, config, seed, device, stop_after, figures, lo
     full_config = {"data": data, "preset": preset, "seed": seed, **config}
     (out / "stages").mkdir(parents=True, exist_ok=True)
 
+    rows, hashes, stage_seconds = _run_stages(out, corpus, config, common, stage_names, oracle,
+                                              seed, device, data, stop_after, log)
+    if stop_after is not None:
+        log(f"stopped after stage {stop_after} (--stop-after); run the same command without it "
+            f"to continue")
+        return None
+
+    versions, machine = environment(device)
+    results = {
+        "schema_version": SCHEMA_VERSION, "kind": "seqlm-compare-results",
+        "command": command_line(spec, preset, out, seed, device),
+        "data": {"source": data, "fingerprint": fingerprint, **info},
+        "preset": preset, "seed": seed, "config": full_config, "config_hash": stable_hash(full_config),
+        "versions": versions, "machine": machine, "eval_mode": "sentence",
+        "conventions": CONVENTIONS,
+        "oracle_valid_ppl": oracle["valid"], "oracle_test_ppl": oracle["test"],
+        "models": rows, "stage_seconds": stage_seconds,
+    }
+    from seqlm.compare.probes import compare_probes
+    if (probes := compare_probes(out, corpus, hashes, log)) is not None:  # synthetic corpus only
+        results["probes"] = probes
+    _write_tables(out, results)
+    from seqlm.figures import existing_figures, make_figures
+    if figures:
+        log("figures: 5.1–5.6")
+        figs = make_figures(out / "figures", results,
+                            gradient_kwargs=config["figures"].get("gradient_kwargs"), log=log)
+    else:  # the report shows whatever an earlier run drew
+        figs = existing_figures(out / "figures")
+    from seqlm.report.inspect import compare_inspection
+    inspection = compare_inspection(out, corpus, redo=figures, log=log)  # inside the LSTM
+    results["total_seconds"] = time.perf_counter() - t_start
+    _write_tables(out, results)
+    from seqlm.compare.report import write_report
+    write_report(out, results, figs, inspection)
+    log(f"done in {results['total_seconds']:.0f} s: {out / 'report.html'}")
+    return results
+
+
+def _run_stages(out, corpus, config, common, stage_names, oracle, seed, device, data,
+                stop_after, log) -> tuple[list[dict], dict[str, str], dict[str, float | None]]:
+    """Each stage in order, or its file from an earlier run: (rows, stage -> hash,
+    stage -> seconds); stops after ``stop_after``."""
     rows: list[dict] = []
     hashes: dict[str, str] = {}  # stage -> its hash (the probes are redone when a model is)
     stage_seconds: dict[str, float | None] = {}  # when each stage ran (maybe in an earlier run)
@@ -228,41 +271,7 @@ def _run_locked(out, data, preset, config, seed, device, stop_after, figures, lo
         rows += got
         if name == stop_after:
             break
-    if stop_after is not None:
-        log(f"stopped after stage {stop_after} (--stop-after); run the same command without it "
-            f"to continue")
-        return None
-
-    versions, machine = environment(device)
-    results = {
-        "schema_version": SCHEMA_VERSION, "kind": "seqlm-compare-results",
-        "command": command_line(spec, preset, out, seed, device),
-        "data": {"source": data, "fingerprint": fingerprint, **info},
-        "preset": preset, "seed": seed, "config": full_config, "config_hash": stable_hash(full_config),
-        "versions": versions, "machine": machine, "eval_mode": "sentence",
-        "conventions": CONVENTIONS,
-        "oracle_valid_ppl": oracle["valid"], "oracle_test_ppl": oracle["test"],
-        "models": rows, "stage_seconds": stage_seconds,
-    }
-    from seqlm.compare.probes import compare_probes
-    if (probes := compare_probes(out, corpus, hashes, log)) is not None:  # synthetic corpus only
-        results["probes"] = probes
-    _write_tables(out, results)
-    from seqlm.figures import existing_figures, make_figures
-    if figures:
-        log("figures: 5.1–5.6")
-        figs = make_figures(out / "figures", results,
-                            gradient_kwargs=config["figures"].get("gradient_kwargs"), log=log)
-    else:  # the report shows whatever an earlier run drew
-        figs = existing_figures(out / "figures")
-    from seqlm.report.inspect import compare_inspection
-    inspection = compare_inspection(out, corpus, redo=figures, log=log)  # inside the LSTM
-    results["total_seconds"] = time.perf_counter() - t_start
-    _write_tables(out, results)
-    from seqlm.compare.report import write_report
-    write_report(out, results, figs, inspection)
-    log(f"done in {results['total_seconds']:.0f} s: {out / 'report.html'}")
-    return results
+    return rows, hashes, stage_seconds
 
 
 def read_stage(path: Path, stage_hash: str) -> dict | None:

@@ -1,3 +1,4 @@
+# long: one Trainer class whose methods share its state (436 lines); what is not the loop already lives beside it (resume, checkpoint, stops, rundir, faults, settings)
 """Truncated-BPTT training of a neural LM (any model implementing the LM protocol).
 
 The training stream is cut into ``B`` contiguous columns and read ``bptt``

@@ -3,8 +3,9 @@
 Every checkpoint's ``config.json`` holds ``corpus``, the record of
 :meth:`seqlm.data.corpus.Corpus.record`: the spec (source, level, tokenizer,
 case folding, vocabulary limits, the synthetic generator's own parameters) and
-a fingerprint of the vocabulary and the three id streams. ``seqlm eval``,
-``score`` and ``generate`` load it when no ``--data`` is given. A ``--data``
+a fingerprint of the vocabulary and the three id streams. ``seqlm eval`` and
+``score`` load it when no ``--data`` is given (``generate`` needs only the
+checkpoint, and checks a ``--data`` it is given the same way). A ``--data``
 corpus is read with the model's own tokenizer and limits and must build the
 model's vocabulary: otherwise its perplexity would be over other tokens, not
 comparable with the run's, and it is refused in one line.

@@ -35,6 +35,7 @@ bench: $(VENV)/.dev-installed
 	$(PY) benchmarks/ngram.py
 	$(PY) benchmarks/output_layer.py --quick
 	$(PY) benchmarks/ptb_lm.py --quick
+	$(PY) benchmarks/compare_ptb.py --quick
 
 # Re-render Figures 5.1, 5.3, 5.4 (PDF, PNG, SVG + renders.json) into the package after
 # editing a TikZ source: pdflatex, pdftoppm and pdftocairo (TeX Live, poppler-utils).

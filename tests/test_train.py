@@ -49,6 +49,50 @@ def test_zaremba_schedule_metrics_and_run_layout(tmp_path, corpus):
     assert st["epoch"] == 4 and st["step"] == r.steps
 
 
+def test_cosine_schedule_with_warmup_step_by_step(tmp_path, corpus):
+    tc = TrainConfig(epochs=2, batch_size=4, bptt=8, lr=0.8, schedule="cosine", warmup_steps=4,
+                     min_lr=0.05, log_interval=1, clip=1.0, optimizer="adamw")
+    train(corpus, tiny_model_config(len(corpus.vocab)), tc, tmp_path, seed=0, progress=False,
+          device="cpu")
+    steps = [m for m in _metrics(tmp_path) if m["event"] == "train"]
+    per_epoch = sum(1 for m in steps if m["epoch"] == 1)
+    n = len(steps)
+    assert n == 2 * per_epoch
+    for k, m in enumerate(steps):  # the step's lr, logged after it: step k+1, progress k / n
+        want = 0.05 + 0.75 * 0.5 * (1 + math.cos(math.pi * k / n))
+        if k < 4:
+            want *= (k + 1) / 4
+        assert m["lr"] == pytest.approx(want, rel=1e-9), k
+    assert steps[-1]["lr"] < 0.06 and max(m["lr"] for m in steps) > 0.75
+
+
+def test_step_lr_keeps_the_epoch_rate_but_for_cosine_and_warmup():
+    z = TrainConfig(schedule="zaremba", lr=2.0)
+    assert z.step_lr(1.5, 0.7, 100) == 1.5
+    assert TrainConfig(schedule="plateau", warmup_steps=10).step_lr(1.0, 0.0, 4) == 0.5
+    c = TrainConfig(schedule="cosine", lr=1.0)
+    assert c.step_lr(9.9, 0.0, 0) == 1.0 and c.step_lr(9.9, 0.5, 0) == pytest.approx(0.5)
+    assert c.step_lr(9.9, 1.0, 0) == pytest.approx(0.0, abs=1e-15)
+    with pytest.raises(SeqlmError):
+        TrainConfig(warmup_steps=-1)
+
+
+@pytest.mark.parametrize("unit", ["stream", "sentence"])
+def test_fused_loss_trains_the_same_model_to_rounding(tmp_path, corpus, unit):
+    """--fused-loss changes how the loss is computed, not what: in fp32 the two runs
+    stay within float rounding of each other (seqlm.nn.loss has the exact checks)."""
+    runs = {}
+    for fused in (False, True):
+        tc = TrainConfig(epochs=1, batch_size=4, bptt=8, lr=1.0, schedule="constant", unit=unit,
+                         precision="fp32", fused_loss=fused, log_interval=1)
+        out = tmp_path / f"{unit}-{fused}"
+        train(corpus, tiny_model_config(len(corpus.vocab)), tc, out, seed=0, progress=False,
+              device="cpu")
+        runs[fused] = [m["train_loss"] for m in _metrics(out) if m["event"] == "train"]
+    assert len(runs[True]) == len(runs[False]) > 5
+    assert runs[True] == pytest.approx(runs[False], rel=1e-4)
+
+
 def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, corpus):
     tc = TrainConfig(epochs=2, batch_size=4, bptt=8, lr=1.0, checkpoint_every=10, schedule="constant")
     with pytest.raises(SeqlmError) as e:

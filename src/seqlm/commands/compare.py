@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from seqlm.commands import nonnegative_int, seed_int
+from seqlm.commands import nonnegative_int, positive_int, seed_int
 from seqlm.commands.corpus_args import add_corpus_args, settings_from_args, split_files
 
 
@@ -22,9 +22,10 @@ def register(sub) -> None:
                     data_help="corpus: 'synthetic' (default, with a known oracle; "
                               "synthetic:seed=N for another draw), 'ptb', a folder of "
                               "PREFIX.train/valid/test.txt files, a text file or a .toml corpus file")
-    p.add_argument("--preset", default="quick", choices=("tiny", "quick", "paper", "ptb-fast"),
+    p.add_argument("--preset", default="quick", choices=("tiny", "quick", "ptb-quick", "ptb-fast", "paper"),
                    help="tiny (seconds, tests), quick (default, at most 5 min on a 2-core CPU), "
-                        "paper (PTB, Zaremba-small recipe: hours), ptb-fast (PTB, under an hour)")
+                        "ptb-quick (PTB in a class period: 15 min on 2 cores), ptb-fast (PTB, "
+                        "under an hour), paper (PTB, Zaremba-small recipe: hours)")
     p.add_argument("--out", default="runs/compare", help="output directory (default runs/compare)")
     p.add_argument("--seed", type=seed_int, default=0, help="the one seed (default 0)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps (neural models)")
@@ -32,6 +33,9 @@ def register(sub) -> None:
                    help="stop after this stage (ngram, ffnn, rnn, lstm, gru); re-run to continue")
     p.add_argument("--threads", type=nonnegative_int, default=None,
                    help="torch CPU threads (default: the preset's; 0 = torch's default)")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="neural models trained side by side, one process and one thread each "
+                        "(default: the preset's, 2 for ptb-quick, else 1); the results do not change")
     p.add_argument("--no-figures", action="store_true",
                    help="do not redraw the figures (the report shows those already in OUT/figures)")
     p.set_defaults(func=run)
@@ -47,7 +51,7 @@ def run(args) -> int:
         files = split_files(args)
         results = run_compare(args.out, data=None if files else args.data, preset=args.preset,
                               seed=args.seed, device=args.device, stop_after=args.stop_after,
-                              figures=not args.no_figures, threads=args.threads,
+                              figures=not args.no_figures, threads=args.threads, workers=args.workers,
                               corpus={**files, **settings_from_args(args)})
     except StageInterrupted as stop:
         print(f"seqlm compare: {stop}; run the same command again to resume", file=sys.stderr)

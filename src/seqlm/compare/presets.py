@@ -13,6 +13,10 @@ part of it, so changing the LSTM's settings re-runs only the LSTM stage.
 ``ptb-fast`` for ``--data ptb`` on a CPU: tied 200-unit models with dropout 0.2 trained
            for 6 epochs (LSTM and GRU 2×200, the vanilla RNN 1×200) — the whole PTB
            comparison in under an hour on 2 cores.
+``ptb-quick`` for ``--data ptb`` in a class period: the same sizes, every model trained on
+           independent sentences for 4-5 epochs with a cosine schedule and the fused
+           output layer, two at a time — the whole comparison in under 15 minutes on 2
+           cores, every neural model below KN-5 (docs/compare.md).
 """
 from __future__ import annotations
 
@@ -149,12 +153,49 @@ PRESETS["ptb-fast"]["neural"] = {
     "gru": {"model": _rnn("gru", **_FAST), "train": {**_ADAMW_DECAY, "unit": "sentence"}},
 }
 
+# ptb-quick: the PTB comparison in a class period (<= 15 min on 2 cores). What it
+# changes against ptb-fast, each measured on PTB (docs/compare.md, "ptb-quick"):
+# - every neural model trains on independent sentences, as the table scores it;
+# - the output layer and its loss are one fused node (seqlm.nn.loss; the same model);
+# - AdamW for all, the rate halved after every epoch: few epochs, most of the gain
+#   at small rates;
+# - two models train at a time, one process and one thread each (seqlm.compare.parallel),
+#   longest first.
+_QUICK_PTB = dict(embed_size=200, hidden_size=200, dropout=0.1, tie_weights=True,
+                  init="uniform", init_scale=0.1)
+
+
+def _ptb_quick_train(epochs: int, **kw) -> dict:
+    base = dict(unit="sentence", epochs=epochs, batch_size=64, optimizer="adamw", lr=5e-3,
+                warmup_steps=200, clip=1.0, schedule="cosine", fused_loss=True, log_interval=200)
+    base.update(kw)
+    return base
+
+
+PRESETS["ptb-quick"] = copy.deepcopy(PRESETS["paper"])
+PRESETS["ptb-quick"].update(threads=1, workers=2, parallel_order=["lstm", "ffnn", "gru", "rnn"])
+PRESETS["ptb-quick"]["neural"] = {
+    # Dropout 0.35: at 0.25 it overfits within four epochs (training ppl 116, valid 152.7).
+    "ffnn": {"model": {"kind": "ffnn", "context": 4, "embed_size": 200, "hidden_size": 200,
+                       "dropout": 0.35, "tie_weights": True},
+             "train": _ptb_quick_train(5)},
+    "rnn": {"model": _rnn("rnn", num_layers=1, **_QUICK_PTB), "train": _ptb_quick_train(4)},
+    # The LSTM learns slowest of the three under AdamW (valid 174 after four epochs, the
+    # GRU 144); SGD at Zaremba's lr 20 on batches of 32 sentences, with the forget gate
+    # opened at init (b_f = 1, Jozefowicz et al. 2015), reaches 165.8 after two epochs
+    # against AdamW's 205.7.
+    "lstm": {"model": _rnn("lstm", num_layers=2, forget_bias=1.0, **_QUICK_PTB),
+             "train": _ptb_quick_train(5, batch_size=32, optimizer="sgd", lr=20.0, clip=0.25,
+                                       warmup_steps=0)},
+    "gru": {"model": _rnn("gru", num_layers=2, **_QUICK_PTB), "train": _ptb_quick_train(4)},
+}
+
 NEURAL_ORDER = ("ffnn", "rnn", "lstm", "gru")
 
 # `quick` on a corpus other than the synthetic one (your own text, PTB): the same models,
 # trained for about this many tokens each (whole epochs, 1 to 12), on every core. Measured
 # on a 4.1 MB text (the King James Bible, 0.9M training tokens, 10k words): one epoch per
-# model, the whole comparison in under 10 minutes on 2 cores (docs/data.md).
+# model, the whole comparison in 4 min 13 s on 2 idle cores (docs/data.md).
 QUICK_TEXT_TOKENS = 1_000_000
 # Raw text (not pre-tokenised like PTB/WikiText) in `seqlm compare`, unless the flags say
 # otherwise: words and punctuation as tokens, the 10,000 most frequent kept (PTB's size).

@@ -125,7 +125,8 @@ def compare_spec(data, config: dict, corpus: dict | None = None):
 
 def run_compare(out_dir: str | Path, data="synthetic", preset: str = "quick", seed: int = 0,
                 device: str = "auto", stop_after: str | None = None, figures: bool = True,
-                threads: int | None = None, log=None, corpus: dict | None = None) -> dict | None:
+                threads: int | None = None, log=None, corpus: dict | None = None,
+                workers: int | None = None) -> dict | None:
     """Run (or resume) the comparison into ``out_dir``; returns the results dict
     (``None`` when stopped early by ``stop_after``).
 
@@ -137,6 +138,10 @@ def run_compare(out_dir: str | Path, data="synthetic", preset: str = "quick", se
     takes the preset's (1 for tiny/quick: small recurrent models run fastest on one
     thread, and a second OpenMP thread stalls badly when the cores are shared),
     ``0`` keeps torch's default.
+
+    ``workers``: how many neural stages train side by side, each in its own process
+    with one thread (:mod:`seqlm.compare.parallel`); ``None`` takes the
+    preset's (1 but for ``ptb-quick``). The results do not depend on it.
     """
     config = get_preset(preset)
     check_output_dir(out_dir, "output directory")  # before torch is even imported
@@ -145,6 +150,8 @@ def run_compare(out_dir: str | Path, data="synthetic", preset: str = "quick", se
     data = compare_spec(data, config, corpus)
     config = fit_to_corpus(config, preset, None, data.type == "synthetic")
     threads = config.get("threads") if threads is None else threads
+    if workers is not None:
+        config["workers"] = int(workers)
     before = torch.get_num_threads()
     if threads:
         torch.set_num_threads(int(threads))
@@ -232,11 +239,14 @@ def _run_locked(out, data, preset, config, seed, device, stop_after, figures, lo
 def _run_stages(out, corpus, config, common, stage_names, oracle, seed, device, data,
                 stop_after, log) -> tuple[list[dict], dict[str, str], dict[str, float | None]]:
     """Each stage in order, or its file from an earlier run: (rows, stage -> hash,
-    stage -> seconds); stops after ``stop_after``."""
-    rows: list[dict] = []
+    stage -> seconds); stops after ``stop_after``. With the preset's ``workers`` > 1
+    the neural stages run side by side (:mod:`seqlm.compare.parallel`), the n-grams
+    first; the rows come back in stage order either way."""
+    got: dict[str, list[dict]] = {}
     hashes: dict[str, str] = {}  # stage -> its hash (the probes are redone when a model is)
     stage_seconds: dict[str, float | None] = {}  # when each stage ran (maybe in an earlier run)
     n = len(stage_names)
+    todo = []
     for k, name in enumerate(stage_names, 1):
         stage_cfg = config["ngrams"] if name == "ngram" else {**config["neural"][name],
                                                               "eval": config["eval"]}
@@ -249,29 +259,56 @@ def _run_stages(out, corpus, config, common, stage_names, oracle, seed, device, 
                 "running the stage again")
         if done is not None:
             log(f"stage {k}/{n}: {name} skipped (finished earlier: {path.relative_to(out)})")
-            rows += done["models"]
-            stage_seconds[name] = done.get("seconds")
-            if name == stop_after:
-                break
+            got[name], stage_seconds[name] = done["models"], done.get("seconds")
+        else:
+            todo.append((k, name, h, path, stage_cfg))
+        if name == stop_after:
+            break
+
+    def finished(name, h, path, stage_cfg, rows, seconds):
+        for row in rows:
+            row["stage"] = name
+        stage_seconds[name] = seconds
+        write_json(path, {"stage": name, "hash": h, "config": stage_cfg, "models": rows,
+                          "seconds": seconds})
+        got[name] = rows
+
+    workers = int(config.get("workers", 1))
+    jobs = []
+    for k, name, h, path, stage_cfg in todo:
+        if name != "ngram" and workers > 1:
+            jobs.append(dict(name=name, spec=config["neural"][name], oracle=oracle,
+                             model_dir=out / "models" / name, stage_hash=h, seed=seed,
+                             device=device, eval_cfg=config["eval"], desc=f"stage {k}/{n}: {name}",
+                             data=data))
             continue
         log(f"stage {k}/{n}: {name}")
         t0 = time.perf_counter()
         if name == "ngram":
             from seqlm.compare.stages import run_ngrams
-            got = run_ngrams(corpus, config["ngrams"], oracle, log=log)
+            rows = run_ngrams(corpus, config["ngrams"], oracle, log=log)
         else:
             from seqlm.compare.stages import run_neural
-            got = run_neural(name, config["neural"][name], corpus, oracle, out / "models" / name, h,
-                             seed, device, config["eval"], f"stage {k}/{n}: {name}", data, log=log)
-        for row in got:
-            row["stage"] = name
-        stage_seconds[name] = time.perf_counter() - t0
-        write_json(path, {"stage": name, "hash": h, "config": stage_cfg, "models": got,
-                          "seconds": stage_seconds[name]})
-        rows += got
-        if name == stop_after:
-            break
+            rows = run_neural(name, config["neural"][name], corpus, oracle, out / "models" / name, h,
+                              seed, device, config["eval"], f"stage {k}/{n}: {name}", data, log=log)
+        finished(name, h, path, stage_cfg, rows, time.perf_counter() - t0)
+    if jobs:
+        _run_side_by_side(jobs, todo, corpus, config, workers, stage_names, finished, log)
+    rows = [row for name in stage_names if name in got for row in got[name]]
     return rows, hashes, stage_seconds
+
+
+def _run_side_by_side(jobs, todo, corpus, config, workers, stage_names, finished, log) -> None:
+    """The neural stages of ``jobs`` on ``workers`` processes, longest first."""
+    from seqlm.compare.parallel import run_parallel
+    order = list(config.get("parallel_order", ())) + stage_names
+    jobs.sort(key=lambda j: order.index(j["name"]))
+    by_name = {name: (h, path, stage_cfg) for _, name, h, path, stage_cfg in todo}
+    threads = config.get("worker_threads", 1)
+    log(f"stages {', '.join(j['name'] for j in jobs)}: {min(workers, len(jobs))} at a time, "
+        f"{threads} thread each")
+    run_parallel(jobs, corpus, workers, threads,
+                 lambda job, rows, seconds: finished(job["name"], *by_name[job["name"]], rows, seconds))
 
 
 def read_stage(path: Path, stage_hash: str) -> dict | None:

@@ -127,13 +127,12 @@ class StageInterrupted(KeyboardInterrupt):
 
 def run_neural(name: str, spec: dict, corpus, oracle: dict, model_dir: Path, stage_hash: str,
                seed: int, device: str, eval_cfg: dict, progress_desc: str, data_source: str,
-               log=print, step_hook=None) -> list[dict]:
+               log=print, step_hook=None, progress_position: int = 0) -> list[dict]:
     """Train one neural LM into ``model_dir`` (resuming its own unfinished run with
     the same hash), then evaluate its best checkpoint in sentence and stream mode.
     ``step_hook`` goes to the trainer (fault injection in tests)."""
     from seqlm.eval import evaluate
     from seqlm.train import TrainConfig, load_model, train
-
     marker = model_dir / "stage.json"
     resume = None
     if model_dir.exists():
@@ -148,7 +147,8 @@ def run_neural(name: str, spec: dict, corpus, oracle: dict, model_dir: Path, sta
     t0 = time.perf_counter()
     result = train(corpus, dict(spec["model"]), TrainConfig(**spec["train"]), out_dir=model_dir,
                    seed=seed, device=device, resume=resume, progress=True,
-                   progress_desc=progress_desc, data_source=data_source, step_hook=step_hook,
+                   progress_position=progress_position, progress_desc=progress_desc,
+                   data_source=data_source, step_hook=step_hook,
                    force=resume is None)  # the stage owns model_dir: a run without a checkpoint starts over
     if result.interrupted:
         # The trainer saved a checkpoint; the stage is not finished and must not be

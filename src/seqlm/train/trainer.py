@@ -1,4 +1,4 @@
-# long: one Trainer class whose methods share its state (436 lines); what is not the loop already lives beside it (resume, checkpoint, stops, rundir, faults, settings)
+# long: one Trainer class whose methods share its state (448 lines); what is not the loop already lives beside it (resume, checkpoint, stops, rundir, faults, settings)
 """Truncated-BPTT training of a neural LM (any model implementing the LM protocol).
 
 The training stream is cut into ``B`` contiguous columns and read ``bptt``
@@ -258,6 +258,7 @@ class Trainer:
             state = self.raw_model.init_state(self.local_batch, self.device)
         for g in self.optimizer.param_groups:
             g["lr"] = self.lr
+        self._n_batches = n_batches
         self._bar_obj = self._bar(n_batches, self._bar_obj)
         model.train()
         self._t_int = time.perf_counter()
@@ -277,8 +278,12 @@ class Trainer:
             length = x.size(0)
             n_tokens = int((y != -100).sum()) * self.dist.world_size
         with autocast_context(self.device, self.precision):
-            logits, state = model(x, state)                                  # (T, b, V)
-        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), ignore_index=-100)
+            if cfg.fused_loss:  # no (T, b, V) logits: the decoder and its loss in one node
+                loss, state = model(x, state, targets=y)
+            else:
+                logits, state = model(x, state)                              # (T, b, V)
+        if not cfg.fused_loss:
+            loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), ignore_index=-100)
         if self.step_hook is not None:
             replaced = self.step_hook(self.step + 1, loss)
             loss = loss if replaced is None else replaced
@@ -289,9 +294,16 @@ class Trainer:
         problem = self.guard.step(loss_value, gnorm)
         if problem:
             raise self._diverged(problem)
+        lr = self.lr
+        if cfg.schedule == "cosine" or cfg.warmup_steps:  # the schedule within the epoch
+            lr = cfg.step_lr(self.lr, (self.epoch + self.segment / self._n_batches) / cfg.epochs, self.step)
+            if cfg.schedule == "cosine":
+                self.lr = lr  # what the log shows; the next step recomputes it
         if cfg.variable_bptt and cfg.unit == "stream":  # AWD-LSTM: shorter segments take proportionally smaller steps
+            lr = lr * length / cfg.bptt
+        if lr != self.optimizer.param_groups[0]["lr"]:
             for g in self.optimizer.param_groups:
-                g["lr"] = self.lr * length / cfg.bptt
+                g["lr"] = lr
         self.optimizer.step()
         self.step += 1
         self.segment += 1

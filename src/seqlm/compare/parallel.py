@@ -1,14 +1,14 @@
-"""Neural stages side by side: a preset's ``workers`` processes, ``threads`` each.
+"""Neural stages side by side: a preset's ``workers`` processes, one thread each.
 
-Why: the chapter's small recurrent models do not scale across cores inside one
-process. On a 2-core CPU, a 2×200 LSTM with a 10,000-word softmax trains at
-about 1.3× the tokens/s of one thread when given two, while two one-thread runs
-side by side each keep nearly their one-thread speed (docs/benchmarks.md, "PTB
-comparison"). So a preset with ``workers: 2`` trains two models at a time, each in
-its own process with one thread, and the comparison's neural part takes about half
-the time. Each model is the same function of its settings and the seed as in a
-serial run: on the CPU, a stage trained in a worker equals the same stage trained
-alone, bit for bit (tests/test_compare_parallel.py).
+Why: the chapter's small recurrent models use a second core poorly inside one
+process (step by step, small GEMMs), while two one-thread runs side by side each
+keep nearly their one-thread speed (11–12k training tokens/s each for a 2×200 LSTM
+with a 10,000-word softmax on this project's 2-core machine; docs/benchmarks.md,
+"The PTB comparison end to end"). So a preset with ``workers: 2`` trains two models
+at a time, each in its own process with one thread. Each model is the same
+function of its settings and the seed as in a serial run: on the CPU, a stage
+trained in a worker equals the same stage trained alone, bit for bit
+(tests/test_compare_parallel.py).
 
 Each worker is a fresh ``spawn`` process (no forked torch/OpenMP state) that gets
 the corpus and one stage's arguments, and returns the stage's rows; the parent

@@ -304,10 +304,9 @@ def _run_side_by_side(jobs, todo, corpus, config, workers, stage_names, finished
     order = list(config.get("parallel_order", ())) + stage_names
     jobs.sort(key=lambda j: order.index(j["name"]))
     by_name = {name: (h, path, stage_cfg) for _, name, h, path, stage_cfg in todo}
-    threads = config.get("worker_threads", 1)
     log(f"stages {', '.join(j['name'] for j in jobs)}: {min(workers, len(jobs))} at a time, "
-        f"{threads} thread each")
-    run_parallel(jobs, corpus, workers, threads,
+        "1 thread each")
+    run_parallel(jobs, corpus, workers, 1,
                  lambda job, rows, seconds: finished(job["name"], *by_name[job["name"]], rows, seconds))
 
 

@@ -87,6 +87,19 @@ def test_ptb_quick_trains_two_at_a_time_longest_first():
         assert spec["train"]["unit"] == "sentence" and spec["train"]["fused_loss"] is True
 
 
+def test_ptb_quick_recurrent_rows_differ_only_in_the_cell():
+    neural = get_preset("ptb-quick")["neural"]
+    shape = {(neural[c]["model"]["num_layers"], neural[c]["model"]["hidden_size"],
+              neural[c]["model"]["embed_size"], neural[c]["model"]["dropout"])
+             for c in ("rnn", "lstm", "gru")}
+    assert shape == {(1, 200, 200, 0.1)}
+    for spec in neural.values():
+        # torch's SGD weight decay is an L2 term scaled by the learning rate (20 here):
+        # the AdamW models' decoupled 0.05 would shrink every weight by lr * 0.05 = 1 per step
+        if spec["train"]["optimizer"] == "sgd":
+            assert spec["train"]["weight_decay"] * spec["train"]["lr"] < 1e-3
+
+
 @pytest.mark.parametrize("bad", ["0", "-1", "two"])
 def test_workers_must_be_a_positive_integer(tmp_path, bad):
     got = subprocess.run(compare(tmp_path / "x", "--workers", bad), capture_output=True, text=True,

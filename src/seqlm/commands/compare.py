@@ -24,8 +24,9 @@ def register(sub) -> None:
                               "PREFIX.train/valid/test.txt files, a text file or a .toml corpus file")
     p.add_argument("--preset", default="quick", choices=("tiny", "quick", "ptb-quick", "ptb-fast", "paper"),
                    help="tiny (seconds, tests), quick (default, at most 5 min on a 2-core CPU), "
-                        "ptb-quick (PTB in a class period: 15 min on 2 cores), ptb-fast (PTB, "
-                        "under an hour), paper (PTB, Zaremba-small recipe: hours)")
+                        "ptb-quick (PTB in a class period: 12 min on 2 cores), ptb-fast (PTB, "
+                        "under an hour), paper (PTB, Zaremba-small recipe: 34 min on 2 cores "
+                        "with --workers 2)")
     p.add_argument("--out", default="runs/compare", help="output directory (default runs/compare)")
     p.add_argument("--seed", type=seed_int, default=0, help="the one seed (default 0)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps (neural models)")

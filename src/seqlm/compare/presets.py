@@ -9,7 +9,8 @@ part of it, so changing the LSTM's settings re-runs only the LSTM stage.
            on a 2-core CPU, on the built-in synthetic corpus.
 ``paper``  for ``--data ptb``: Zaremba et al. (2014) "small" 2×200 recurrent models,
            13 epochs, and modified Kneser-Ney n-grams up to order 5 (Mikolov et al.'s
-           KN-5 baseline, ≈141 test perplexity in stream counting). Hours on a CPU.
+           KN-5 baseline, ≈141 test perplexity in stream counting). 34 min on 2 cores with
+           `--workers 2` (docs/compare.md).
 ``ptb-fast`` for ``--data ptb`` on a CPU: tied 200-unit models with dropout 0.2 trained
            for 6 epochs (LSTM and GRU 2×200, the vanilla RNN 1×200) — the whole PTB
            comparison in under an hour on 2 cores.

@@ -95,7 +95,7 @@ def test_ptb_quick_recurrent_rows_differ_only_in_the_cell():
     assert shape == {(1, 200, 200, 0.1)}
     for spec in neural.values():
         # torch's SGD weight decay is an L2 term scaled by the learning rate (20 here):
-        # the AdamW models' decoupled 0.05 would shrink every weight by lr * 0.05 = 1 per step
+        # the AdamW models' 0.1 there would multiply every weight by 1 - 20 * 0.1 = -1 per step
         if spec["train"]["optimizer"] == "sgd":
             assert spec["train"]["weight_decay"] * spec["train"]["lr"] < 1e-3
 

@@ -355,7 +355,7 @@ CASES = [
     Case("exercises-check-out-under-file", ["exercises", "check", "P1", "{tmp}/s.py", "--out", "{file}/r.json"],
          "is a file, not a directory", setup=write("s.py", "x = 1\n")),
     Case("exercises-check-time-nan", ["exercises", "check", "P1", "{tmp}/s.py", "--time-limit", "nan"],
-         "the time limit must be positive, got nan", setup=write("s.py", "x = 1\n")),
+         "--time-limit: must be a finite number > 0, got nan", setup=write("s.py", "x = 1\n")),
 ]
 
 

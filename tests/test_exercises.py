@@ -92,7 +92,7 @@ def test_start_writes_the_starter_never_the_solution(tmp_path):
     (("check", "P1", "."), "is a directory"),
     (("verify", "P2"), "P2 is a programming exercise"),
     (("start", "T2", "d"), "T2 is a theory exercise"),
-    (("check", "P1", "missing.py", "--time-limit", "0"), "must be positive"),
+    (("check", "P1", "missing.py", "--time-limit", "0"), "--time-limit: must be a finite number > 0"),
     (("check", "P1", str(PKG / "solutions" / "p1.py"), "--only", "nomatch"),
      "no case of P1 has a name containing 'nomatch'; its cases are: forward, T = 1, B = 1;"),
 ])
@@ -111,31 +111,86 @@ def test_check_json_validates_against_the_shipped_schema_and_gradescope(tmp_path
     doc = json.loads(r.stdout)
     jsonschema.Draft202012Validator(schema()).validate(doc)
     assert [x["passed"] for x in doc["results"]] == [True, False]
-    assert doc["results"][0]["score"] == doc["results"][0]["max_score"] == 8
+    assert doc["results"][0]["score"] == doc["results"][0]["max_score"] == 10
     with pytest.raises(jsonschema.ValidationError):  # the schema is not vacuous
         jsonschema.validate({**doc, "results": [{**doc["results"][0], "score": -1}]}, schema())
     out = tmp_path / "results.json"
     r = cli("check", "P1", str(ref), "--format", "gradescope", "--out", str(out))
     assert r.returncode == 0 and "report written" in r.stderr
     gs = json.loads(out.read_text())
-    assert gs["score"] == gs["max_score"] == 8.0 and len(gs["tests"]) == 8
+    assert gs["score"] == 10.0 and len(gs["tests"]) == 8
+    # only the keys Gradescope's autograder specification documents
+    assert set(gs) <= {"score", "execution_time", "output", "output_format", "test_output_format",
+                       "test_name_format", "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
     for t in gs["tests"]:
-        assert set(t) >= {"name", "score", "max_score", "output"} and t["score"] == t["max_score"] == 1.0
+        assert set(t) <= {"score", "max_score", "status", "name", "name_format", "number", "output",
+                          "output_format", "tags", "visibility", "extra_data"}
+        assert t["score"] == t["max_score"] in (1.0, 2.0) and t["visibility"] == "visible"
+    assert sum(t["max_score"] for t in gs["tests"]) == 10.0
     r = cli("check", "P1", str(ref))
-    assert r.returncode == 0 and "8/8 cases passed, all passed" in r.stdout
+    assert r.returncode == 0 and "10/10 points, all passed" in r.stdout
 
 
-def test_a_notebook_is_graded_from_its_code_cells(tmp_path):
+def test_a_teachers_config_sets_points_visibility_and_a_secret_seed(tmp_path):
+    ref = PKG / "solutions" / "p1.py"
+    cfg = tmp_path / "grading.toml"
+    cfg.write_text('seed = 987654321\n[cases."forward, variable lengths"]\npoints = 5\nvisibility = "hidden"\n')
+    out = tmp_path / "gs.json"
+    r = cli("check", "P1", str(ref), "--config", str(cfg), "--format", "gradescope", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    gs = json.loads(out.read_text())
+    test = [t for t in gs["tests"] if t["name"].endswith("variable lengths")][0]
+    assert test["max_score"] == test["score"] == 5.0 and test["visibility"] == "hidden"
+    assert gs["score"] == 13.0
+    a = json.loads(cli("check", "P1", str(ref), "--config", str(cfg), "--json").stdout)
+    b = json.loads(cli("check", "P1", str(ref), "--json").stdout)
+    assert a["results"][0]["seed"] == 987654321 and b["results"][0]["seed"] == 0
+    assert a["results"][0]["cases"][3]["message"] != b["results"][0]["cases"][3]["message"]  # other inputs
+    cfg.write_text('[cases."forward, varaible lengths"]\npoints = 5\n')
+    r = cli("check", "P1", str(ref), "--config", str(cfg))
+    assert r.returncode == 2 and "did you mean 'forward, variable lengths'?" in r.stderr
+    assert r.stderr.count("\n") == 1
+    r = cli("show", "P1", "--cases")
+    assert r.returncode == 0 and "forward, variable lengths" in r.stdout and "total" in r.stdout
+
+
+def _notebook(path, cells):
     import nbformat  # in the dev extra: a missing one must fail here, not skip
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# P1")] + [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_a_notebook_as_students_write_it_grades_like_the_same_code_in_a_py(tmp_path):
+    from seqlm.exercises.grading.sandbox import Limits
     src = (PKG / "solutions" / "p1.py").read_text()
     head, tail = src.split("\n\n\ndef rnn_output")
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# P1"), nbformat.v4.new_code_cell("%matplotlib inline\n" + head),
-                nbformat.v4.new_code_cell("def rnn_output" + tail)]
-    path = tmp_path / "p1.ipynb"
-    nbformat.write(nb, str(path))
-    r = exercises.check("P1", [path])[0]
-    assert r.passed and r.file == str(path)
+    cells = ["%matplotlib inline\nimport numpy as np\nnp.concatenate?\nx = !ls\n" + head,
+             "%%bash\necho this is not Python\n",
+             "%%time\ndef rnn_output" + tail,
+             "if True:\n    !echo indented\n    files = !ls\ndisplay(rnn_output)\nrnn_output?\n",
+             "import time\nwhile True:  # the 'compare further' experiment, at top level\n    time.sleep(0.1)\n",
+             "h = rnn_forward(np.zeros((2, 1, 3)), [2], np.zeros((4, 3)), np.zeros((4, 4)), np.zeros(4))\n"
+             "print(undefined_name)\n"]
+    nb = _notebook(tmp_path / "p1.ipynb", cells)
+    py = tmp_path / "p1.py"
+    py.write_text(src)
+    limits = Limits(60, 2048, cell_seconds=2)
+    r_nb, r_py = exercises.check("P1", [nb, py], limits=limits)
+    assert r_nb.passed and r_nb.score == r_py.score == r_py.max_score, [(c.name, c.message) for c in r_nb.cases]
+    assert r_nb.file == str(nb)
+    notes = " ".join(r_nb.notes)
+    assert "p1.ipynb cell 5: stopped after 2 s" in notes
+    assert "p1.ipynb cell 6: raised NameError: name 'undefined_name' is not defined (p1.ipynb cell 6, line 2)" in notes
+    assert "skipped %%bash" in notes and "skipped !echo indented" in notes
+
+
+def test_a_notebook_error_points_to_its_cell_and_line(tmp_path):
+    nb = _notebook(tmp_path / "p1.ipynb", ["import numpy as np", "x = 1\n\ndef rnn_forward(*a):\n    return 1 / 0\n",
+                                          "rnn_output = rnn_forward"])
+    r = exercises.check("P1", [nb], only=("T = 1, B = 1",))[0]
+    assert r.cases[0].message == "raised ZeroDivisionError: division by zero (p1.ipynb cell 2, line 4)"
     bad = tmp_path / "broken.ipynb"
     bad.write_text("{not json")
     r = exercises.check("P1", [bad])[0]
@@ -149,4 +204,4 @@ def test_a_notebook_without_nbformat_is_one_line_naming_the_extra(tmp_path):
             f"sys.exit(main(['exercises', 'check', 'P1', {str(path)!r}]))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
-    assert "needs nbformat: pip install 'seqlm[notebook]'" in r.stderr
+    assert "needs nbformat and IPython: pip install 'seqlm[notebook]'" in r.stderr

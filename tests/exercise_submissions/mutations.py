@@ -1,5 +1,7 @@
 """Typical wrong solutions: (exercise, name, text in the reference solution, its replacement,
-the hint constant of seqlm.exercises.checks.pN the grader must give, cases to grade)."""
+the hint the grader must give — a constant of seqlm.exercises.checks.pN or of
+seqlm.exercises.grading.cases, or NEUTRAL: no mistake may be named, only what differs —
+cases to grade)."""
 
 MUTATIONS = [
     # P1: eq. (5.1)
@@ -10,6 +12,10 @@ MUTATIONS = [
     ("P1", "softmax over the batch axis", "e.sum(axis=-1, keepdims=True)", "e.sum(axis=1, keepdims=True)",
      "H_AXIS", ()),
     ("P1", "softmax without the shift", "z = z - z.max(axis=-1, keepdims=True)", "z = z", "H_OVERFLOW", ()),
+    ("P1", "float32 arithmetic returned as float64", "h_new = np.tanh(h @ W_hh.T + xs[t] @ W_xh.T + b_h)",
+     "h_new = np.tanh((h @ W_hh.T + xs[t] @ W_xh.T + b_h).astype(np.float32))", "H_PRECISION", ()),
+    ("P1", "state not reset where a sequence ends, kept as the output", "hs[t] = np.where(alive, h_new, 0.0)",
+     "hs[t] = h", "NEUTRAL", ()),
     # P2: eq. (5.3)
     ("P2", "diag(1 - h^2) left out", "da = dh * (1.0 - hs[t] ** 2)", "da = dh", "H_DIAG", ()),
     ("P2", "not accumulated over time", "dW_hh += da.T @ h_prev[t]", "dW_hh = da.T @ h_prev[t]", "H_ACCUM", ()),
@@ -29,6 +35,12 @@ MUTATIONS = [
      "hx = np.concatenate([x_t, h_prev], axis=1)", "H_CONCAT", ()),
     ("P4", "backward without the forget gate on c_t-1", "grads[\"c_prev\"] = dc * f ",
      "grads[\"c_prev\"] = dc ", "H_B_FORGET", ()),
+    ("P4", "f from W_i", 'f = _sigmoid(hx @ p["W_f"].T + p["b_f"])', 'f = _sigmoid(hx @ p["W_i"].T + p["b_i"])',
+     "H_F_FROM_I", ()),
+    ("P4", "candidate left out", "c_t = f * c_prev + i * c_tilde", "c_t = f * c_prev + i", "H_NO_CAND", ()),
+    ("P4", "tanh(o * c)", "h_t = o * tanh_c ", "h_t = np.tanh(o * c_t) ", "H_TANH_OUTSIDE", ()),
+    ("P4", "sigmoid' left out at the gates", '"o": dh_t * tanh_c * o * (1.0 - o)}', '"o": dh_t * tanh_c}',
+     "NEUTRAL", ()),
     ("P4", "backward without tanh' of c_t", "dc = dc_t + dh_t * o * (1.0 - tanh_c ** 2)",
      "dc = dc_t + dh_t * o", "H_B_TANH", ()),
     # P5: eq. (5.11)
@@ -42,11 +54,35 @@ MUTATIONS = [
      "z = torch.sigmoid(hx @ self.W_z.T + self.b_z)          # (5.9)\n        r = torch.sigmoid(",
      "r = torch.sigmoid(hx @ self.W_z.T + self.b_z)          # (5.9)\n        z = torch.sigmoid(",
      "H_RZ", ("GRU cell",)),
+    ("P5", "reset applied to x_t", "torch.cat([r * h_prev, x_t], dim=1)", "torch.cat([h_prev, r * x_t], dim=1)",
+     "H_RESET_X", ("GRU cell",)),
+    ("P5", "tanh left out", "cand = torch.tanh(torch.cat([r * h_prev, x_t], dim=1) @ self.W_h.T + self.b_h)",
+     "cand = (torch.cat([r * h_prev, x_t], dim=1) @ self.W_h.T + self.b_h)", "H_NO_TANH", ("GRU cell",)),
+    ("P5", "z from W_r", "z = torch.sigmoid(hx @ self.W_z.T + self.b_z)", "z = torch.sigmoid(hx @ self.W_r.T + self.b_r)",
+     "H_Z_FROM_R", ("GRU cell",)),
+    ("P5", ".detach() in the cell", "return (1 - z) * h_prev + z * cand", "return (1 - z) * h_prev + z * cand.detach()",
+     "H_CUT", ("GRU cell",)),
+    ("P5", "h_prev zeroed in place (no recurrence)", "hx = torch.cat([h_prev, x_t], dim=1)",
+     "h_prev = h_prev.zero_() if not h_prev.requires_grad else h_prev * 0; hx = torch.cat([h_prev, x_t], dim=1)",
+     "NEUTRAL", ("GRU cell",)),
+    ("P5", "the mean of h over time read out",
+     "            for t in range(x.shape[0]):\n                h = self.cell(x[t], h)\n",
+     "            hs = []\n            for t in range(x.shape[0]):\n                h = self.cell(x[t], h)\n"
+     "                hs.append(h)\n            h = torch.stack(hs).mean(0)\n", "H_MEAN", ("AddingModel",)),
+    ("P5", "a random h_0", "h = x.new_zeros(x.shape[1], self.head.in_features)",
+     "h = torch.randn(x.shape[1], self.head.in_features)", "NEUTRAL", ("AddingModel",)),
     # P6
     ("P6", "perplexity with 2 as the base", "float(math.exp(-lp.mean()))", "float(2 ** (-lp.mean()))",
      "H_PPL_BASE", ("perplexity",)),
     ("P6", "n-grams across sentence boundaries", "        if w == eos_id:\n", "        if False:\n",
      "H_KN_SENTENCE", ("Kneser-Ney",)),
     ("P6", "the LSTM trained to predict its own input", "Y = ids[:n * batch_size]", "Y = inputs[:n * batch_size]",
-     "H_TRAIN", ("LSTMLM", "scoring", "beats")),
+     "NEUTRAL", ("LSTMLM", "beats")),
+    ("P6", "<eos> not counted", "        for k in range(1, len(s)):\n", "        for k in range(1, len(s) - 1):\n",
+     "H_EOS", ("Kneser-Ney",)),
+    ("P6", "log10 in the log-probabilities", "            out.append(math.log(p))", "            out.append(math.log10(p))",
+     "H_LOG10", ("Kneser-Ney",)),
+    ("P6", "a state carried across sentences",
+     "        logits, _ = model(inputs, model.init_state(1))\n",
+     "        logits, state = model(inputs, state if out else model.init_state(1))\n", "H_STREAM", ("scoring",)),
 ]

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import importlib
 import math
-import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from seqlm.errors import SeqlmError
 from seqlm.exercises.catalog import (EXERCISES, OBJECTIVES, Exercise, get, solution,
                                      starter_text, statement)
-from seqlm.exercises.grading.sandbox import CaseResult, FileResult, Limits, grade_source
+from seqlm.exercises.grading.grader import CaseResult, FileResult, checks_of, grade_file
+from seqlm.exercises.grading.sandbox import Limits
 from seqlm.io import write_text
 
 __all__ = ["EXERCISES", "OBJECTIVES", "Exercise", "get", "statement", "solution", "verify",
@@ -52,15 +53,20 @@ def start(exercise_id: str, directory: str | Path, force: bool = False) -> Path:
 
 
 def limits_for(exercise_id: str, seconds: float | None = None, memory_mb: int | None = None,
-               output_bytes: int | None = None, threads: int | None = None) -> Limits:
+               output_bytes: int | None = None, threads: int | None = None,
+               load_seconds: float | None = None, processes: int | None = None) -> Limits:
     """The exercise's default limits, with any given value instead."""
     ex = get(exercise_id)
     for name, value in (("time limit", seconds), ("memory limit", memory_mb),
-                        ("output limit", output_bytes), ("threads", threads)):
+                        ("output limit", output_bytes), ("threads", threads),
+                        ("load limit", load_seconds), ("process limit", processes)):
         if value is not None and not (value > 0 and math.isfinite(value)):  # nan too
             raise SeqlmError(f"the {name} must be positive, got {value}")
+    base = Limits(float(ex.seconds), int(ex.memory_mb))
     return Limits(float(seconds or ex.seconds), int(memory_mb or ex.memory_mb),
-                  int(output_bytes or (1 << 20)), int(threads or 1))
+                  int(output_bytes or base.output_bytes), int(threads or 1),
+                  float(load_seconds or base.load_seconds), base.cell_seconds,
+                  int(processes or base.processes))
 
 
 def _check_path(ex: Exercise, f: str | Path) -> Path:
@@ -75,13 +81,12 @@ def _check_path(ex: Exercise, f: str | Path) -> Path:
 
 
 def check(exercise_id: str, files, seed: int = 0, limits: Limits | None = None,
-          only: tuple[str, ...] = ()) -> list[FileResult]:
-    """Grade each file (``.py`` or ``.ipynb``) for a programming exercise, one child
-    process each; returns one :class:`FileResult` per file, in order. ``only``
-    grades just the cases whose name contains one of these texts."""
-    from seqlm.exercises.grading.child import LOAD_CASE
-    from seqlm.exercises.grading.notebook import notebook_source
-
+          only: tuple[str, ...] = (), jobs: int = 1, weights: dict | None = None) -> list[FileResult]:
+    """Grade each file (``.py`` or ``.ipynb``) for a programming exercise, each in its
+    own process tree; returns one :class:`FileResult` per file, in order. ``only``
+    grades just the cases whose name contains one of these texts; ``jobs`` files are
+    graded at a time; ``weights``: {case name: (points, visibility)} (see
+    :func:`seqlm.exercises.grading.config.load_config`)."""
     ex = get(exercise_id)
     if ex.kind != "programming":
         raise SeqlmError(f"{ex.id} is a theory exercise: `seqlm exercises verify {ex.id}` checks "
@@ -89,25 +94,24 @@ def check(exercise_id: str, files, seed: int = 0, limits: Limits | None = None,
     paths = [_check_path(ex, f) for f in files]
     if not paths:
         raise SeqlmError("no files to grade")
-    if only:
-        names = [c.name for c in importlib.import_module(f"seqlm.exercises.checks.{ex.id.lower()}").CASES]
-        if not any(o.lower() in n.lower() for o in only for n in names):
-            raise SeqlmError(f"no case of {ex.id} has a name containing {' or '.join(map(repr, only))}; "
-                             f"its cases are: {'; '.join(names)}")
+    names = [c.name for c in checks_of(ex.id).CASES]
+    if only and not any(o.lower() in n.lower() for o in only for n in names):
+        raise SeqlmError(f"no case of {ex.id} has a name containing {' or '.join(map(repr, only))}; "
+                         f"its cases are: {'; '.join(names)}")
+    unknown = [n for n in (weights or {}) if n not in names]
+    if unknown:
+        raise SeqlmError(f"the grading config names a case {ex.id} does not have: {unknown[0]!r}; "
+                         f"its cases are: {'; '.join(names)}")
+    if not (isinstance(jobs, int) and jobs >= 1):
+        raise SeqlmError(f"--jobs must be a positive integer, got {jobs}")
     limits = limits or limits_for(ex.id)
-    results = []
-    with tempfile.TemporaryDirectory(prefix="seqlm-nb-") as tmp:
-        for i, p in enumerate(paths):
-            source = p.resolve()
-            if p.suffix == ".ipynb":
-                try:
-                    text = notebook_source(p)
-                except ValueError as err:
-                    results.append(FileResult(ex.id, str(p), seed, limits,
-                                              [CaseResult(LOAD_CASE, "error", str(err))]))
-                    continue
-                source = Path(tmp) / str(i) / (p.name + ".py")
-                source.parent.mkdir()
-                source.write_text(text, encoding="utf-8")
-            results.append(grade_source(ex.id, source, str(p), limits, seed, tuple(only)))
-    return results
+    if any(p.suffix == ".ipynb" for p in paths):
+        from seqlm.exercises.grading.notebook import require_extra
+        require_extra(paths[0])
+
+    def one(p: Path) -> FileResult:
+        return grade_file(ex.id, p, str(p), limits, seed, tuple(only), weights)
+    if jobs == 1 or len(paths) == 1:
+        return [one(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:  # each file's work is its own processes
+        return list(pool.map(one, paths))

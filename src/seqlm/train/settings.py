@@ -98,6 +98,16 @@ def _read_text(path: Path) -> str:
         raise SeqlmError(f"{path}: cannot read ({e.strerror})") from None
 
 
+def toml_document(path: Path) -> dict:
+    """The TOML file at ``path`` as a dict; a SeqlmError (one line) when it is not one."""
+    try:
+        return _toml_loads(_read_text(path))
+    except SeqlmError:
+        raise
+    except Exception as e:  # noqa: BLE001 - tomllib.TOMLDecodeError (or tomli's)
+        raise SeqlmError(f"{path}: not valid TOML ({e})") from None
+
+
 def _unknown(path: Path, key: str, where: str) -> SeqlmError:
     close = difflib.get_close_matches(key, list(SPELLINGS) + list(TOP_LEVEL), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -107,12 +117,7 @@ def _unknown(path: Path, key: str, where: str) -> SeqlmError:
 def read_toml(path: str | Path) -> tuple[dict, str | None, int | None]:
     """(settings by field name, preset, seed) of a TOML file, every value checked."""
     path = Path(path)
-    try:
-        doc = _toml_loads(_read_text(path))
-    except SeqlmError:
-        raise
-    except Exception as e:  # noqa: BLE001 - tomllib.TOMLDecodeError (or tomli's)
-        raise SeqlmError(f"{path}: not valid TOML ({e})") from None
+    doc = toml_document(path)
     values: dict[str, Any] = {}
     written: dict[str, str] = {}
     preset_name = seed = None

@@ -1,4 +1,4 @@
-"""The graded cases of P1–P6, one module each (``CASES``), run inside the grading child.
+"""The graded cases of P1–P6, one module each (``CASES``), run in the grader's process; the learner's code runs in its own (see grading/grader.py).
 
 Ground truth always comes from seqlm itself: the NumPy reference with its
 hand-written BPTT (``seqlm.reference``), the gradient lab's theory helpers

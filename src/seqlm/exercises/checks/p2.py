@@ -3,28 +3,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from seqlm.exercises.grading.cases import Case, Mistake, Tol, compare, get_key
+from seqlm.exercises.grading.cases import Case, Mistake, Tol, compare_all, get_key
 from seqlm.reference import RNN, numerical_grad
 
 TOL = Tol(1e-9, 1e-7)
 TOL_FD = Tol(1e-6, 1e-5)
 KEYS = ("b_h", "W_xh", "W_hh", "h0", "xs")
 
-H_STEP = ("eq. (5.1) differentiated at one step: back through the tanh, then through "
-          "W_hh h_{t-1}, W_xh x_t and b_h")
-H_DIAG = ("eq. (5.3): back through the tanh of eq. (5.1) — the factor diag(1 - h_t²); your "
-          "gradients match the chain without it")
-H_BACKFLOW = ("eq. (5.3): ∂L/∂h_{t-1} also receives what flows back from step t through W_hh; "
-              "your gradients stop at each step")
-H_ACCUM = ("parameter sharing (Sec. 5.1.2): W_hh, W_xh and b_h are used at every step, so their "
-           "gradients sum the contributions of all T steps; yours keep only one step's")
-H_TRANSPOSE = ("eq. (5.3): the gradient goes back through W_hh as the transpose of the forward map; "
-               "yours applies W_hh the forward way")
-H_PREV = "the weight gradient of step t pairs ∂L/∂a_t with h_{t-1}, the state that step read, not h_t"
-H_DIAG_T = "eq. (5.3): the tanh derivative of step t is 1 - h_t², of the state that step produced"
-H_INPUTS = "∂L/∂h_0 is what flows back out of step 1; ∂L/∂x_t is ∂L/∂a_t through W_xh"
-H_FD = ("the returned arrays must be the derivatives of L = Σ_t <dhs_t, h_t>: check the chain "
-        "rule of eqs. (5.1) and (5.3) step by step")
+EQ = "eq. (5.1) differentiated: eq. (5.3), back through tanh, W_hh h_{t-1}, W_xh x_t and b_h"
+EQ_FD = "the derivatives of L = Σ_t <dhs_t, h_t> through eqs. (5.1) and (5.3)"
+H_DIAG = ("eq. (5.3): your gradients are what the chain gives without the factor diag(1 - h_t²), the "
+          "derivative of the tanh of eq. (5.1)")
+H_BACKFLOW = ("eq. (5.3): your gradients are what they would be if ∂L/∂h_{t-1} got nothing back from "
+              "step t through W_hh: they stop at each step")
+H_ACCUM = ("parameter sharing (Sec. 5.1.2): your weight gradients hold one step's contribution, where "
+           "W_hh, W_xh and b_h are used at every one of the T steps")
+H_TRANSPOSE = ("eq. (5.3): your gradients are what applying W_hh the forward way (not as the transpose "
+               "of the forward map) gives")
+H_PREV = ("your weight gradient of step t is what pairing ∂L/∂a_t with h_t gives, where that step read "
+          "h_{t-1}")
+H_DIAG_T = ("eq. (5.3): your gradients are what the tanh derivative at h_{t-1} gives, where step t's "
+            "factor is 1 - h_t², of the state that step produced")
 
 
 def _mistaken(xs, h0, hs, dhs, W_xh, W_hh, *, diag=True, backflow=True, keep="all",
@@ -63,8 +62,7 @@ def _problem(rng, T, B, last_only=False):
 
 def _call(ctx, ref, xs, h0, hs, dhs):
     p = ref.params
-    return ctx.fn("rnn_backward")(xs.copy(), hs.copy(), h0.copy(), dhs.copy(),
-                                  p["W_xh"].copy(), p["W_hh"].copy())
+    return ctx.fn("rnn_backward", xs, hs, h0, dhs, p["W_xh"], p["W_hh"])
 
 
 VARIANTS = [({"diag": False}, H_DIAG), ({"backflow": False}, H_BACKFLOW), ({"keep": "first"}, H_ACCUM),
@@ -72,47 +70,46 @@ VARIANTS = [({"diag": False}, H_DIAG), ({"backflow": False}, H_BACKFLOW), ({"kee
             ({"diag_t": False}, H_DIAG_T)]
 
 
-def _mistakes(ref, xs, h0, hs, dhs, key):
+def _mistakes(ref, xs, h0, hs, dhs):
     args = (xs, h0, hs, dhs, ref.params["W_xh"], ref.params["W_hh"])
-    return [Mistake(lambda kw=kw: _mistaken(*args, **kw)[key], h) for kw, h in VARIANTS]
+    named = lambda g: {f"∂L/∂{k}": v for k, v in g.items()}  # noqa: E731
+    return [Mistake(lambda kw=kw: named(_mistaken(*args, **kw)), h) for kw, h in VARIANTS]
 
 
-def _reference_case(T, B, last_only=False, default=H_STEP, keys=KEYS):
+def _answers(ctx, ref, xs, h0, hs, dhs) -> dict:
+    got = _call(ctx, ref, xs, h0, hs, dhs)
+    return {f"∂L/∂{k}": get_key(got, k, "rnn_backward") for k in KEYS}
+
+
+def _reference_case(T, B, last_only=False):
     def run(ctx):
         ref, xs, h0, dhs = _problem(ctx.rng, T, B, last_only)
         hs, cache = ref.forward(xs, h0)
         g = ref.backward(dhs, cache)
-        want = {**g.params, "h0": g.dh0, "xs": g.dxs}
-        got = _call(ctx, ref, xs, h0, hs, dhs)
-        errs = [compare(get_key(got, k, "rnn_backward"), want[k], f"∂L/∂{k}", TOL, default,
-                        _mistakes(ref, xs, h0, hs, dhs, k)) for k in keys]
+        want = {"∂L/∂b_h": g.params["b_h"], "∂L/∂W_xh": g.params["W_xh"], "∂L/∂W_hh": g.params["W_hh"],
+                "∂L/∂h0": g.dh0, "∂L/∂xs": g.dxs}
+        err = compare_all(_answers(ctx, ref, xs, h0, hs, dhs), want, TOL, EQ, _mistakes(ref, xs, h0, hs, dhs))
         T_, B_, I_ = xs.shape
-        return f"T={T_}, B={B_}, I={I_}, H={ref.hidden_size}: {', '.join(keys)} match: max |Δ| = {max(errs):.2g}"
+        return f"T={T_}, B={B_}, I={I_}, H={ref.hidden_size}: {', '.join(KEYS)} match: max |Δ| = {err:.2g}"
     return run
 
 
 def _finite_differences(ctx):
     ref, xs, h0, dhs = _problem(ctx.rng, 3, 2)
     hs, _ = ref.forward(xs, h0)
-    got = _call(ctx, ref, xs, h0, hs, dhs)
 
     def loss():
         return float(np.sum(dhs * ref.forward(xs, h0)[0]))
-    errs = []
-    for k, arr in (("W_hh", ref.params["W_hh"]), ("W_xh", ref.params["W_xh"]), ("b_h", ref.params["b_h"]),
-                   ("h0", h0), ("xs", xs)):
-        num = numerical_grad(loss, arr)
-        errs.append(compare(get_key(got, k, "rnn_backward"), num, f"∂L/∂{k}", TOL_FD, H_FD,
-                            _mistakes(ref, xs, h0, hs, dhs, k)))
-    return f"T=3, B=2: every gradient matches central differences (ε = 1e-6): max |Δ| = {max(errs):.2g}"
+    arrays = {"b_h": ref.params["b_h"], "W_xh": ref.params["W_xh"], "W_hh": ref.params["W_hh"], "h0": h0, "xs": xs}
+    want = {f"∂L/∂{k}": numerical_grad(loss, a) for k, a in arrays.items()}
+    err = compare_all(_answers(ctx, ref, xs, h0, hs, dhs), want, TOL_FD, EQ_FD, _mistakes(ref, xs, h0, hs, dhs))
+    return f"T=3, B=2: every gradient matches central differences (ε = 1e-6): max |Δ| = {err:.2g}"
 
 
 CASES = [
-    Case("T = 1, B = 1", _reference_case(1, 1), H_STEP, str(TOL)),
-    Case("loss on the last step only", _reference_case(0, 0, last_only=True, default=H_BACKFLOW),
-         H_BACKFLOW, str(TOL)),
-    Case("loss at every step", _reference_case(0, 0, default=H_ACCUM), H_ACCUM, str(TOL)),
-    Case("one long sequence (B = 1, T = 12)", _reference_case(12, 1, default=H_BACKFLOW), H_BACKFLOW,
-         str(TOL)),
-    Case("central finite differences", _finite_differences, H_FD, str(TOL_FD)),
+    Case("T = 1, B = 1", _reference_case(1, 1), EQ, str(TOL)),
+    Case("loss on the last step only", _reference_case(0, 0, last_only=True), EQ, str(TOL), points=2),
+    Case("loss at every step", _reference_case(0, 0), EQ, str(TOL), points=2),
+    Case("one long sequence (B = 1, T = 12)", _reference_case(12, 1), EQ, str(TOL)),
+    Case("central finite differences", _finite_differences, EQ_FD, str(TOL_FD)),
 ]

@@ -1,215 +1,307 @@
-"""Run one submission in a child process with a wall-time limit, and collect its cases.
+"""The learner's process, from the grader's side: start it, ask it, watch it, end it.
 
-The child (:mod:`seqlm.exercises.grading.child`) caps its own memory and output
-and times each case; this side enforces the wall-time limit of the whole
-submission: the child runs in a new process group, which is killed (SIGKILL)
-when the limit passes, with anything the learner's code started. The child
-appends a JSON line at every case start and end, so after a kill or a crash we
-know which case was running: it fails with one line of reason, and after a
-crash the cases not yet run get a fresh process (at most ``MAX_LAUNCHES``).
-Nothing the submission does can make this function raise or hang.
+One :class:`Session` is one process running :mod:`runner` from a private copy. The
+grader sends a request per call and waits for the answer with a deadline; while it
+waits it watches the submission's whole process tree — every process that carries this
+session's token in its environment, whatever session or parent it moved to — and ends
+all of it when the tree uses more memory or processes than the limits allow, when a
+deadline passes, or when grading ends. Nothing the submission does makes these
+functions raise anything but :class:`Lost`, or hang.
 """
 from __future__ import annotations
 
 import json
 import os
+import pwd
+import secrets
+import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from seqlm.exercises.grading.cases import one_line
-from seqlm.exercises.grading.child import LOAD_CASE
+from seqlm.exercises.grading import wire
 
-MAX_LAUNCHES = 3
-SHOWN_CRASH_OUTPUT = 300  # characters of fd-level output quoted when the process dies
+RUNTIME = ("runner.py", "wire.py", "drivers.py")  # the files the learner's process runs
+TOKEN_VAR = "SEQLM_GRADING"
+GRACE = 2.0  # seconds past a call's limit before the process is killed (its own timer fires first)
+WATCH_EVERY = 0.05  # seconds between looks at the process tree
+FLAG_EXIT = 87  # runner.FLAG_EXIT
+SHOWN_LINES = 3  # lines of the process's last output quoted when it dies
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What one submission may use: wall time (all its cases together), address
-    space, printed bytes per case, and CPU threads."""
+    """What one submission may use: wall time (all its cases), memory and processes of
+    its whole process tree, printed bytes per case, CPU threads, and the time its file
+    may take to load (a notebook: each cell, and all of them)."""
 
     seconds: float
     memory_mb: int
     output_bytes: int = 1 << 20
     threads: int = 1
+    load_seconds: float = 60.0
+    cell_seconds: float = 15.0
+    processes: int = 16
 
 
-@dataclass
-class CaseResult:
-    name: str
-    status: str  # passed | failed | error | timeout | skipped
-    message: str
-    hint: str | None = None
-    tolerance: str | None = None
-    seconds: float = 0.0
-    output: str = ""
+class Lost(Exception):
+    """The learner's process is gone (killed at a limit, crashed, exited): ``status``
+    (timeout | error) and one line that says why."""
 
-    @property
-    def passed(self) -> bool:
-        return self.status == "passed"
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
 
 
-@dataclass
-class FileResult:
-    """The grade of one file: every case (the load step only when it failed)."""
+# ---------------------------------------------------------------------------- the tree
 
-    exercise: str
-    file: str
-    seed: int
-    limits: Limits
-    cases: list[CaseResult] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def graded(self) -> list[CaseResult]:
-        return [c for c in self.cases if c.name != LOAD_CASE]
-
-    @property
-    def score(self) -> int:
-        return sum(c.passed for c in self.graded)
-
-    @property
-    def max_score(self) -> int:
-        return len(self.graded)
-
-    @property
-    def passed(self) -> bool:
-        return self.max_score > 0 and all(c.passed for c in self.cases)
-
-    def to_dict(self) -> dict:
-        return {"exercise": self.exercise, "file": self.file, "passed": self.passed,
-                "score": self.score, "max_score": self.max_score,
-                "seconds": round(self.seconds, 3), "seed": self.seed,
-                "limits": {"seconds": self.limits.seconds, "memory_mb": self.limits.memory_mb,
-                           "output_bytes": self.limits.output_bytes, "threads": self.limits.threads},
-                "cases": [asdict(c) for c in self.cases]}
+def _environ_has(pid: str, needle: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            return needle in fh.read()
+    except OSError:
+        return False
 
 
-def _child_env(threads: int) -> dict:
-    env = dict(os.environ)
+class Watch:
+    """Every process of one submission, found by the token in its environment (a fork
+    keeps it; the grader refuses exec to graded code), measured and ended together."""
+
+    def __init__(self, token: str, limits: Limits) -> None:
+        self.needle = f"{TOKEN_VAR}={token}\0".encode()
+        self.limits = limits
+        self.seen: set[int] = set()
+        self.page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+    def pids(self) -> list[int]:
+        if not os.path.isdir("/proc"):
+            return sorted(self.seen)
+        found = [int(p) for p in os.listdir("/proc") if p.isdigit() and _environ_has(p, self.needle)]
+        self.seen.update(found)
+        return found
+
+    def _rss(self, pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as fh:
+                return int(fh.read().split()[1]) * self.page
+        except (OSError, ValueError, IndexError):
+            return 0
+
+    def over(self) -> str | None:
+        """Why the tree must end now (memory, processes), or None."""
+        pids = self.pids()
+        if len(pids) > self.limits.processes:
+            return f"started more than {self.limits.processes} processes (the limit of one submission)"
+        total = sum(self._rss(p) for p in pids)
+        if total > self.limits.memory_mb * 1024 * 1024:
+            return (f"used {total / 2**20:.0f} MiB across {len(pids)} process{'es' * (len(pids) > 1)}: "
+                    f"more than the {self.limits.memory_mb} MiB of one submission")
+        return None
+
+    def end_all(self) -> None:
+        """SIGKILL every process of the tree until none is left (stopping them first, so
+        that none forks while the others die)."""
+        for _ in range(100):
+            pids = self.pids()
+            if not pids:
+                return
+            for sig in (signal.SIGSTOP, signal.SIGKILL):
+                for p in pids:
+                    try:
+                        os.kill(p, sig)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+            time.sleep(0.01)
+
+
+# ---------------------------------------------------------------------------- the user
+
+_UNPRIVILEGED: dict[str, int | None] = {}
+
+
+def unprivileged_uid() -> int | None:
+    """When the grader runs as root: the uid of ``nobody`` if that user can run this
+    Python with NumPy (checked once); else None (the process keeps the grader's uid,
+    and the audit hook's rules are what hold)."""
+    if os.name != "posix" or os.geteuid() != 0:
+        return None
+    if "uid" not in _UNPRIVILEGED:
+        try:
+            uid = pwd.getpwnam("nobody").pw_uid
+            ok = subprocess.run([sys.executable, "-I", "-c", "import numpy"], user=uid, group=uid,
+                                capture_output=True, timeout=60, cwd="/").returncode == 0
+        except (KeyError, OSError, subprocess.SubprocessError):
+            ok, uid = False, None
+        _UNPRIVILEGED["uid"] = uid if ok else None
+    return _UNPRIVILEGED["uid"]
+
+
+# ---------------------------------------------------------------------------- a session
+
+def _child_env(token: str, limits: Limits, work: Path) -> dict:
+    keep = ("PATH", "LANG", "LC_ALL", "HOME", "SYSTEMROOT")
+    env = {k: v for k, v in os.environ.items() if k in keep}
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(max(1, threads))  # BLAS threads also reserve address space
-    env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONIOENCODING="utf-8", PYTHONHASHSEED="0")
-    env.pop("PYTHONSTARTUP", None)
+        env[var] = str(max(1, limits.threads))  # BLAS threads also reserve address space
+    env.update({TOKEN_VAR: token, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8",
+                "PYTHONHASHSEED": "0", "TMPDIR": str(work / "tmp"), "HOME": str(work),
+                "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(work / "tmp")})
     return env
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+class Session:
+    """One learner process for one submission (``prepared``: the runner's config less
+    its per-session parts), under ``root`` (a private directory the grader owns)."""
 
+    def __init__(self, prepared: dict, root: Path, limits: Limits, n: int) -> None:
+        self.cfg, self.limits = dict(prepared), limits
+        self.dir = root / f"session{n}"
+        self.work = Path(prepared["work"])
+        self.flags: list[str] = []
+        self.token = secrets.token_hex(16)
+        self.watch = Watch(self.token, limits)
+        self.proc: subprocess.Popen | None = None
+        self.console = self.dir / "console.txt"
 
-def _launch(exercise: str, source: Path, work: Path, n: int, limits: Limits, seed: int,
-            seconds: float, cases: list[int] | None, failed: list[int],
-            only: tuple[str, ...]) -> tuple[list[dict], int | None, str]:
-    """One child run: (events, return code or None when killed at the limit, fd output head)."""
-    results, console = work / f"events{n}.jsonl", work / f"console{n}.txt"
-    cmd = [sys.executable, "-m", "seqlm.exercises.grading.child", exercise, str(source), str(results),
-           "--seed", str(seed), "--memory-mb", str(limits.memory_mb),
-           "--output-bytes", str(limits.output_bytes), "--threads", str(limits.threads),
-           "--load-seconds", str(max(1.0, min(20.0, seconds))),
-           "--failed", ",".join(map(str, failed))]
-    if cases is not None:
-        cmd += ["--cases", ",".join(map(str, cases))]
-    for text in only:
-        cmd += ["--only", text]
-    with open(console, "wb") as out:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                cwd=work, env=_child_env(limits.threads), start_new_session=True)
+    def start(self) -> None:
+        self.dir.mkdir()
+        r_req, w_req = os.pipe()
+        r_rep, w_rep = os.pipe()
+        r_flag, w_flag = os.pipe()
+        self.cfg["fds"] = {"request": r_req, "reply": w_rep, "flag": w_flag}
+        cfg_path = self.dir / "config.json"
+        cfg_path.write_text(json.dumps(self.cfg), encoding="utf-8")
+        uid = unprivileged_uid()
+        cmd = [sys.executable, "-I", str(Path(self.cfg["runtime"]) / "runner.py"), str(cfg_path)]
         try:
-            rc: int | None = proc.wait(timeout=max(0.1, seconds))
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            proc.wait()
-            rc = None
+            with open(self.console, "wb") as out:
+                self.proc = subprocess.Popen(
+                    cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=self.work,
+                    env=_child_env(self.token, self.limits, self.work), start_new_session=True,
+                    pass_fds=(r_req, w_rep, w_flag), user=uid, group=uid)
         finally:
-            _kill_group(proc)  # whatever the submission started in the background
-    events = []
-    if results.exists():
-        for line in results.read_text(encoding="utf-8", errors="replace").splitlines():
+            for fd in (r_req, w_rep, w_flag):
+                os.close(fd)
+        self.req, self.rep, self.flag_fd = w_req, r_rep, r_flag
+        os.set_blocking(self.flag_fd, False)
+
+    def _drain_flags(self) -> None:
+        while True:
             try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:  # a line torn by the kill
-                pass
-    with open(console, "rb") as fh:
-        head = fh.read(SHOWN_CRASH_OUTPUT * 4).decode("utf-8", "replace")
-    return events, rc, head
+                data = os.read(self.flag_fd, 65536)
+            except (BlockingIOError, OSError):
+                return
+            if not data:
+                return
+            for line in data.decode("utf-8", "replace").splitlines():
+                try:
+                    self.flags.append(str(json.loads(line)["flag"])[:300])
+                except (ValueError, KeyError, TypeError):
+                    self.flags.append("wrote something unreadable on the grader's flag channel")
 
-
-def _death(rc: int, console: str) -> str:
-    if rc < 0:
+    def _last_lines(self) -> str:
         try:
-            how = f"was killed by {signal.Signals(-rc).name}"
-        except ValueError:
-            how = f"was killed by signal {-rc}"
-    else:
-        how = f"exited with status {rc}"
-    tail = one_line(console.strip().splitlines()[-1], SHOWN_CRASH_OUTPUT) if console.strip() else ""
-    return f"the Python process {how} while running this case" + (f": {tail}" if tail else "")
+            with open(self.console, "rb") as fh:
+                fh.seek(max(0, os.path.getsize(self.console) - 4000))
+                lines = [ln for ln in fh.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+        except OSError:
+            return ""
+        return " | ".join(" ".join(ln.split())[:200] for ln in lines[-SHOWN_LINES:])
 
-
-def grade_source(exercise: str, source: Path, label: str, limits: Limits, seed: int = 0,
-                 only: tuple[str, ...] = ()) -> FileResult:
-    """Grade the Python file ``source`` (``label`` is the name reported) for ``exercise``;
-    ``only``: just the cases whose name contains one of these texts."""
-    result = FileResult(exercise, label, seed, limits)
-    t0 = time.perf_counter()
-    done: dict[str, CaseResult] = {}
-    order: list[str] = []  # the case names, from the child's plan
-    note = None  # why the cases not done were not run
-    todo: list[int] | None = None
-    with tempfile.TemporaryDirectory(prefix="seqlm-grade-") as tmp:
-        work = Path(tmp)
-        for n in range(MAX_LAUNCHES):
-            left = limits.seconds - (time.perf_counter() - t0)
-            if left <= 0.5:
-                note = "not run: the time limit ran out"
-                break
-            failed = [i for i, name in enumerate(order) if name in done and not done[name].passed]
-            events, rc, console = _launch(exercise, source, work, n, limits, seed, left, todo, failed, only)
-            running = None
-            for e in events:
-                if e.get("event") == "plan" and not order:
-                    order = list(e["cases"])
-                elif e.get("event") == "start":
-                    running = e["case"]
-                elif e.get("event") == "end":
-                    done[e["case"]] = CaseResult(e["case"], e["status"], e["message"], e.get("hint"),
-                                                 e.get("tolerance"), e.get("seconds", 0.0), e.get("output", ""))
-                    running = None
-            if LOAD_CASE in done and not done[LOAD_CASE].passed:
-                note = "not run: the file did not load"
-                break
-            if rc is None:
-                if running is not None:
-                    done[running] = CaseResult(running, "timeout", f"did not finish: the submission's time "
-                                               f"limit of {limits.seconds:g} s ran out during this case")
-                note = f"not run: the time limit of {limits.seconds:g} s ran out"
-                break
-            if running is None and rc == 0:
-                break
-            done[running or "the grader"] = CaseResult(running or "the grader", "error", _death(rc, console))
-            if running in (None, LOAD_CASE):
-                note = "not run: the process died"
-                break
-            todo = [i for i, name in enumerate(order) if name not in done]
-            if not todo:
-                break
+    def _death(self) -> str:
+        rc = self.proc.wait(timeout=5) if self.proc else None
+        if rc == FLAG_EXIT:
+            self.flags.append("tampered with the grader's flag channel")
+        if rc is not None and rc < 0:
+            try:
+                how = f"was killed by {signal.Signals(-rc).name}"
+            except ValueError:
+                how = f"was killed by signal {-rc}"
         else:
-            note = f"not run: the process died {MAX_LAUNCHES} times"
-    for name in order:
-        if name not in done:
-            done[name] = CaseResult(name, "skipped", note or "not run")
-    if LOAD_CASE in done and done[LOAD_CASE].passed:
-        del done[LOAD_CASE]
-    names = ([LOAD_CASE] if LOAD_CASE in done else []) + order
-    result.cases = [done[n] for n in names if n in done] + [c for n, c in done.items() if n not in names]
-    result.seconds = time.perf_counter() - t0
-    return result
+            how = f"exited with status {rc}"
+        tail = self._last_lines()
+        return f"the Python process {how}" + (f"; its last output: {tail}" if tail else "")
+
+    def request(self, header: dict, arrays: dict | None, seconds: float) -> tuple[dict, dict]:
+        """Send one request and wait for its answer (``seconds`` of the learner's time,
+        plus :data:`GRACE`); raise :class:`Lost` when the process is ended or gone."""
+        try:
+            wire.send(self.req, {**header, "seconds": seconds}, arrays)
+        except (BrokenPipeError, OSError):
+            self._drain_flags()
+            raise Lost("error", self._death()) from None
+        deadline = time.monotonic() + seconds + GRACE
+        while True:
+            self._drain_flags()
+            reason = self.watch.over()
+            if reason:
+                self.end()
+                raise Lost("error", reason)
+            try:
+                got = wire.receive(self.rep, min(deadline, time.monotonic() + WATCH_EVERY))
+            except TimeoutError:
+                if time.monotonic() < deadline:
+                    continue
+                self.end()
+                raise Lost("timeout", f"did not finish: killed at the limit of {seconds:g} s") from None
+            except (EOFError, OSError, wire.WireError) as err:
+                self.end()
+                self._drain_flags()
+                detail = self._death()
+                if isinstance(err, wire.WireError):
+                    detail = f"answered with {err}"
+                raise Lost("error", detail) from None
+            self._drain_flags()
+            return got
+
+    def end(self) -> None:
+        """End every process of the submission and close the pipes."""
+        self.watch.end_all()
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        self.watch.end_all()
+
+    def close(self) -> None:
+        """Say goodbye, then end whatever is left; read the last flags."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                wire.send(self.req, {"op": "bye"})
+                self.proc.wait(timeout=1)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self.end()
+        self._drain_flags()
+        for fd in (self.req, self.rep, self.flag_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def install_runtime(root: Path, helpers: dict[str, str]) -> tuple[Path, Path]:
+    """Copy the runner's files and the exercise's named helper modules (``{module:
+    source}``) under ``root``; returns (runtime dir, helpers dir)."""
+    here = Path(__file__).parent
+    runtime, shim = root / "runtime", root / "helpers"
+    runtime.mkdir()
+    shim.mkdir()
+    for name in RUNTIME:
+        shutil.copyfile(here / name, runtime / name)
+    for module, source in helpers.items():
+        parts = module.split(".")
+        for i in range(1, len(parts)):
+            pkg = shim.joinpath(*parts[:i])
+            pkg.mkdir(exist_ok=True)
+            (pkg / "__init__.py").touch()
+        shim.joinpath(*parts[:-1], parts[-1] + ".py").write_text(source, encoding="utf-8")
+    return runtime, shim

@@ -104,9 +104,12 @@ def test_single_file_too_short_and_bad_fractions(tmp_path):
 
 def test_registry_lookup_and_missing(tmp_path):
     write_splits(tmp_path / "ptb", ["a b\n", "a\n", "b\n"], "ptb.{}.txt")
-    assert load_corpus("ptb", root=tmp_path).train.size == 3
+    with pytest.raises(SeqlmError, match="damaged copy of dataset 'ptb'.*seqlm data download ptb --force"):
+        load_corpus("ptb", root=tmp_path)  # not PTB: never used under its name
+    assert load_corpus(tmp_path / "ptb").train.size == 3  # as a folder of its own, it is fine
     (tmp_path / "tiny-shakespeare").mkdir()
-    (tmp_path / "tiny-shakespeare" / "input.txt").write_text("First Citizen:\n" * 40)
+    # the registry checks this one by size (its checksum is not published)
+    (tmp_path / "tiny-shakespeare" / "input.txt").write_text(("First Citizen:\n" * 80_000)[:1_115_394])
     ts = load_corpus("tiny-shakespeare", root=tmp_path)
     assert ts.level == "char" and ts.name == "tiny-shakespeare"
     with pytest.raises(SeqlmError) as e:

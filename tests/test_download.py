@@ -199,7 +199,7 @@ def test_an_existing_damaged_copy_is_refused(tmp_path, serve):
     out = download(ds, root=root, base_url=serve(www), progress=False)
     assert download(ds, root=root, base_url=serve(www), progress=False) == out  # intact: nothing to do
     (out / "valid.txt").write_text(SPLITS["valid"][:-2])                      # truncated
-    with pytest.raises(SeqlmError, match=r"valid.txt: the existing copy is damaged \(size 2, expected 4\); "
+    with pytest.raises(SeqlmError, match=r"valid.txt: damaged copy of dataset 'toy' \(size 2, expected 4\); "
                                          r"download again with: seqlm data download toy --force") as e:
         download(ds, root=root, base_url=serve(www), progress=False)
     assert "\n" not in str(e.value)

@@ -25,6 +25,7 @@ from seqlm.exercises.grading.grader import LOAD_CASE
 
 HERE = Path(__file__).parent / "exercise_submissions"
 PKG = Path(exercises.__file__).parent
+SOLUTIONS = Path(__file__).parent / "exercise_solutions"  # not in the wheel: see its README
 PROGRAMMING = [e for e, x in EXERCISES.items() if x.kind == "programming"]
 
 
@@ -45,7 +46,7 @@ def submission(name: str, directory: Path) -> Path:
     first = [ln for ln in text.splitlines() if ln.startswith("# base: ")]
     if first:
         ex = first[0].split()[2]
-        text = (PKG / "solutions" / f"{ex.lower()}.py").read_text() + "\n\n" + text
+        text = (SOLUTIONS / f"{ex.lower()}.py").read_text() + "\n\n" + text
     path = directory / name
     path.write_text(text)
     return path
@@ -61,7 +62,7 @@ def _one_line(result):
 @pytest.mark.parametrize("ex", PROGRAMMING)
 def test_reference_solution_passes_and_starter_fails_cleanly(ex, tmp_path):
     starter = exercises.start(ex, tmp_path)
-    ref, st = exercises.check(ex, [PKG / "solutions" / f"{ex.lower()}.py", starter])
+    ref, st = exercises.check(ex, [SOLUTIONS / f"{ex.lower()}.py", starter])
     assert ref.passed, [(c.name, c.message) for c in ref.cases if not c.passed]
     assert ref.score == ref.max_score >= 5
     for c in ref.cases:
@@ -76,7 +77,7 @@ def test_reference_solution_passes_and_starter_fails_cleanly(ex, tmp_path):
 
 @pytest.mark.parametrize("ex", PROGRAMMING)
 def test_every_wrong_solution_fails_with_its_hint(ex, tmp_path):
-    source = (PKG / "solutions" / f"{ex.lower()}.py").read_text()
+    source = (SOLUTIONS / f"{ex.lower()}.py").read_text()
     checks = importlib.import_module(f"seqlm.exercises.checks.{ex.lower()}")
     variants = [m for m in MUTATIONS if m[0] == ex]
     assert len(variants) >= 3

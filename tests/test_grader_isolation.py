@@ -21,6 +21,7 @@ from seqlm import exercises
 from seqlm.exercises.catalog import EXERCISES
 
 PKG = Path(exercises.__file__).parent
+SOLUTIONS = Path(__file__).parent / "exercise_solutions"  # not in the wheel: see its README
 PROGRAMMING = [e for e, x in EXERCISES.items() if x.kind == "programming"]
 NAMES = {"P1": ["rnn_forward", "rnn_output"], "P2": ["rnn_backward"],
          "P3": ["gradient_norms", "scale_to_spectral_radius", "fit_decay_rate", "vanishing_experiment"],
@@ -87,7 +88,7 @@ def _steal():
 import importlib, numpy as np
 def _steal():
     try:
-        return importlib.import_module("seq" + "lm.exercises.solutions")
+        return importlib.import_module("seq" + "lm.reference")
     except ImportError:
         return None
 """,
@@ -105,7 +106,7 @@ import os, numpy as np
 def _steal():
     here = os.path.dirname(np.__file__)
     for root in __ROOTS__:
-        path = os.path.join(root, "exercises", "solutions")
+        path = os.path.join(root, "reference")
         try:
             for name in os.listdir(path):
                 with open(os.path.join(path, name)) as fh:
@@ -209,7 +210,7 @@ def test_no_attack_scores_a_point(ex, tmp_path):
 def _honest_but_mutating(ex: str) -> str:
     """The reference solution, wrapped so that every function zeroes its array inputs in
     place *after* computing its answer (the grader must not care)."""
-    src = (PKG / "solutions" / f"{ex.lower()}.py").read_text()
+    src = (SOLUTIONS / f"{ex.lower()}.py").read_text()
     wrap = textwrap.dedent("""
         import numpy as _np
 
@@ -243,7 +244,7 @@ def test_inputs_mutated_after_the_answer_do_not_matter_and_before_they_do(ex, tm
 
 
 def test_a_gru_that_zeroes_h_prev_in_place_fails_and_one_that_mutates_after_passes(tmp_path):
-    src = (PKG / "solutions" / "p5.py").read_text()
+    src = (SOLUTIONS / "p5.py").read_text()
     zero = src.replace("        hx = torch.cat([h_prev, x_t], dim=1)",
                        "        with torch.no_grad():\n            h_prev.zero_()\n"
                        "        hx = torch.cat([h_prev, x_t], dim=1)")

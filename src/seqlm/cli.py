@@ -16,7 +16,7 @@ import sys
 import warnings
 
 from seqlm import __version__
-from seqlm.errors import SeqlmError, SeqlmWarning
+from seqlm.errors import Interrupted, SeqlmError, SeqlmWarning
 
 # The one place subcommands are registered, in the order --help lists them.
 COMMANDS = (
@@ -63,9 +63,18 @@ def _unknown_arguments(parser: argparse.ArgumentParser, args, extras: list[str])
     p.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
 
 
+def _on_sigterm(signum, frame):
+    raise Interrupted("terminated", signum)  # unwinds like Ctrl-C: temporary files are removed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv[: argv.index("--") if "--" in argv else len(argv)]
+    if debug:  # accepted anywhere on the line, not only before the command
+        argv.remove("--debug")
     args, extras = parser.parse_known_args(argv)
+    args.debug = debug
     if extras:
         _unknown_arguments(parser, args, extras)
     if not getattr(args, "func", None):
@@ -77,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         word = "note" if issubclass(category, SeqlmWarning) else "warning"
         print(f"{prefix}: {word}: {str(message).splitlines()[0] if str(message) else ''}", file=sys.stderr)
 
+    import signal
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always", SeqlmWarning)
@@ -99,9 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{err.filename}: " if err.filename else ""
         print(f"{prefix}: error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"{prefix}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:  # Ctrl-C (130) or SIGTERM (143)
+        signum = getattr(stop, "signum", signal.SIGINT)
+        print(f"{prefix}: {'terminated' if signum == signal.SIGTERM else 'interrupted'}", file=sys.stderr)
+        return 128 + int(signum)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

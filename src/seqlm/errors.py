@@ -20,3 +20,12 @@ def require(condition: bool, message: str) -> None:
 class SeqlmWarning(UserWarning):
     """Something the user should know that does not stop the command (a fallback,
     a setting changed on resume); the CLI prints it as one line."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal (SIGINT, SIGTERM) stopped a command after it saved what it could;
+    ``signum`` gives the CLI its exit status, 128 + signum (130, 143)."""
+
+    def __init__(self, message: str = "interrupted", signum: int = 2) -> None:
+        super().__init__(message)
+        self.signum = int(signum)

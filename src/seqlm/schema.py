@@ -173,3 +173,15 @@ def check_fields(obj: Any, where: str = "") -> None:
     instance; the first wrong value is a one-line :class:`SeqlmError`."""
     for s in settings_of(type(obj)):
         setattr(obj, s.name, s.check(getattr(obj, s.name), f"{where}{s.name}"))
+
+
+def check_json(doc: Any, schema: dict, where: str) -> None:
+    """Refuse ``doc`` in one line unless it matches the JSON ``schema`` (draft 2020-12):
+    the first problem, with the path to the field (``counts[3]: 'x' is not of type
+    'integer'``). For files seqlm reads back (vocab.json, config.json)."""
+    import jsonschema
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(doc), key=lambda e: list(e.path))
+    if errors:
+        e = errors[0]
+        at = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.path).lstrip(".")
+        raise SeqlmError(f"{where}: {at + ': ' if at else ''}{e.message[:200]}")

@@ -210,7 +210,11 @@ def run_sweep(task: str, lengths: list[int], cells: list[str], hiddens: list[int
     # Longest first (cost ~ H^2 T), so the workers finish together. "spawn": a forked
     # child of a process that has used OpenMP can hang.
     order = sorted(range(len(configs)), key=lambda i: -configs[i].hidden ** 2 * configs[i].length)
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    import os
+
+    from seqlm.processes import die_with_parent
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent,
+                             initargs=(os.getpid(),)) as pool:  # no orphans after a kill of the parent
         futures = {pool.submit(_train_one, configs[i]): i for i in order}
         for fut in as_completed(futures):
             r = results[futures[fut]] = fut.result()

@@ -10,8 +10,11 @@ Mikolov & Bengio 2013, Sec. 3.1)
 
     ‖∂L/∂h_k‖ ≤ ‖∂L/∂h_T‖ · (γ σ_max)^(T−k) .
 
-If σ_max < 1 the gradient must vanish at least that fast; if the spectral
-radius is > 1 it *may* explode (the condition is necessary, not sufficient).
+If γσ_max ≤ 1 the gradient cannot grow at any gap, so σ_max > 1 is necessary for
+explosion (not sufficient: saturation shrinks the factors). The spectral radius
+ρ ≤ σ_max is about the long run: in the linear regime ‖W^k‖ ~ ρ^k, but over a finite
+horizon a non-normal W with ρ < 1 can still grow the gradient (ρ = 0.9, σ_max ≈ 5:
+×19 over 10 steps; exercise T1, claim C7).
 Pure NumPy; no torch here.
 """
 from __future__ import annotations

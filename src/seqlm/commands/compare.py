@@ -56,7 +56,7 @@ def run(args) -> int:
                               corpus={**files, **settings_from_args(args)})
     except StageInterrupted as stop:
         print(f"seqlm compare: {stop}; run the same command again to resume", file=sys.stderr)
-        return 130
+        return 128 + stop.signum
     if results is not None:
         print(results_markdown_table(results), end="")
     return 0

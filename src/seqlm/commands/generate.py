@@ -34,6 +34,44 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+class Stream:
+    """Print a sample as it is drawn, line by line (and every ``CHUNK`` tokens of a long
+    line), exactly as ``vocab.detokenize`` would print it whole."""
+
+    CHUNK = 256
+
+    def __init__(self, vocab, prompt_ids: list[int]) -> None:
+        self.vocab, self.line, self.last, self.any = vocab, [], None, False
+        for w in prompt_ids:
+            self(w, flush=False)
+
+    def _emit(self, tokens: list[str], end: str = "") -> None:
+        join = self.vocab.tokenizer.join
+        if tokens and self.last is not None:  # the space join() would put between the chunks
+            a, b = self.last, tokens[0]
+            sys.stdout.write(join([a, b])[len(a):len(join([a, b])) - len(b)])
+        sys.stdout.write(join(tokens) + end)
+        self.any = True
+        self.last = None if end else (tokens[-1] if tokens else self.last)
+
+    def __call__(self, w: int, flush: bool = True) -> None:
+        if w == self.vocab.eos_id:
+            self._emit(self.vocab.decode(self.line), "\n")
+            self.line = []
+        else:
+            self.line.append(w)
+            if len(self.line) >= self.CHUNK:
+                self._emit(self.vocab.decode(self.line))
+                self.line = []
+        if flush:
+            sys.stdout.flush()
+
+    def close(self) -> None:
+        if self.line or self.last is not None or not self.any:  # as print(text) ended it
+            self._emit(self.vocab.decode(self.line), "\n")
+        sys.stdout.flush()
+
+
 def run(args) -> int:
     import json
 
@@ -59,16 +97,16 @@ def run(args) -> int:
         print(f"seqlm generate: warning: {len(oov)} prompt word(s) not in the vocabulary, read as "
               f"<unk>: {shown}", file=sys.stderr)
     gen = torch.Generator().manual_seed(args.seed)
+    stream = None if args.json else Stream(vocab, prompt_ids)
     sample = generate(model, prompt_ids, args.max_tokens, args.temperature, args.top_k, gen,
-                      args.stop_at_eos, vocab.eos_id)
+                      args.stop_at_eos, vocab.eos_id, on_token=stream)
     if args.json:
         print(json.dumps({"prompt": vocab.decode(prompt_ids), "tokens": vocab.decode(sample.ids),
                           "ids": sample.ids, "text": vocab.detokenize(prompt_ids + sample.ids),
                           "logprob": sample.logprob, "seed": args.seed,
                           "temperature": args.temperature, "top_k": args.top_k}))
         return 0
-    text = vocab.detokenize(prompt_ids + sample.ids)
-    print(text, end="" if text.endswith("\n") else "\n")
+    stream.close()
     print(f"log-probability of the {len(sample.ids)} generated tokens: {sample.logprob:.4f} nats",
           file=sys.stderr)
     return 0

@@ -28,7 +28,15 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from typing import Callable
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent: int) -> None:
+    import warnings
+
+    from seqlm.processes import die_with_parent
+    die_with_parent(parent)  # a SIGKILL of the parent ends the workers too: no orphans
+
+    def show(message, category, filename, lineno, file=None, line=None):  # as the CLI says them
+        print(f"seqlm compare: note: {str(message).splitlines()[0] if str(message) else ''}", file=sys.stderr)
+    warnings.showwarning = show
     import torch
     torch.set_num_threads(max(1, int(threads)))
     # A worker's trainer takes SIGINT/SIGTERM itself while it trains (checkpoint, then
@@ -87,7 +95,7 @@ def _run_pool(ctx, jobs, corpus, workers, threads, finished) -> None:
     queue = list(jobs)
     stopped: list[int] = []
     with ProcessPoolExecutor(max_workers=max(1, len(free)), mp_context=ctx, initializer=_init_worker,
-                             initargs=(threads,)) as pool:
+                             initargs=(threads, os.getpid())) as pool:
 
         def on_signal(signum, frame):  # stop starting stages; the running ones checkpoint
             stopped.append(signum)
@@ -124,6 +132,6 @@ def _run_pool(ctx, jobs, corpus, workers, threads, finished) -> None:
     if interrupted:
         raise interrupted[0]
     if stopped:  # a worker the signal caught while it started up ends the pool: not an error
-        raise StageInterrupted(f"stopped by signal {stopped[0]}; the stages that finished are kept")
+        raise StageInterrupted(f"stopped by signal {stopped[0]}; the stages that finished are kept", stopped[0])
     if errors:
         raise errors[0]

@@ -17,6 +17,7 @@ import time
 import warnings
 from pathlib import Path
 
+from seqlm.errors import Interrupted
 from seqlm.io import recovered_dir, write_json
 from seqlm.lm.config import gru_variant_of
 from seqlm.metrics import Evaluation
@@ -82,6 +83,24 @@ def run_ngrams(corpus, specs: list[dict], oracle: dict, log=print) -> list[dict]
 
 
 # ------------------------------------------------------------------ neural models
+def _trained_seconds(metrics_path: Path) -> float:
+    """The training time the sessions logged in ``metrics_path`` took (each session's
+    ``wall_time`` counts from its own start), up to their last record."""
+    total, last = 0.0, 0.0
+    if not metrics_path.is_file():
+        return 0.0
+    for line in metrics_path.read_text(encoding="utf-8").splitlines():
+        try:
+            w = json.loads(line).get("wall_time")
+        except (json.JSONDecodeError, AttributeError):
+            continue
+        if isinstance(w, (int, float)):
+            if w < last:  # a new session started
+                total += last
+            last = float(w)
+    return total + last
+
+
 def read_history(metrics_path: Path) -> tuple[list[dict], float | None]:
     """Per-epoch train loss (mean of the epoch's logged intervals), validation loss
     (ln of the stream-mode validation perplexity) and wall time; and the mean
@@ -121,7 +140,7 @@ def _marker_hash(marker: Path) -> str | None:
     return d.get("hash") if isinstance(d, dict) else None
 
 
-class StageInterrupted(KeyboardInterrupt):
+class StageInterrupted(Interrupted):
     """A signal stopped a training stage after its checkpoint was saved."""
 
 
@@ -144,6 +163,7 @@ def run_neural(name: str, spec: dict, corpus, oracle: dict, model_dir: Path, sta
             shutil.rmtree(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     write_json(marker, {"stage": name, "hash": stage_hash})
+    before = _trained_seconds(model_dir / "metrics.jsonl") if resume is not None else 0.0
     t0 = time.perf_counter()
     result = train(corpus, dict(spec["model"]), TrainConfig(**spec["train"]), out_dir=model_dir,
                    seed=seed, device=device, resume=resume, progress=True,
@@ -154,8 +174,9 @@ def run_neural(name: str, spec: dict, corpus, oracle: dict, model_dir: Path, sta
         # The trainer saved a checkpoint; the stage is not finished and must not be
         # recorded as such. The same command resumes it.
         raise StageInterrupted(f"{name} interrupted by signal {result.signal} at step "
-                               f"{result.steps}; its checkpoint is in {model_dir / 'checkpoint'}")
-    train_s = time.perf_counter() - t0
+                               f"{result.steps}; its checkpoint is in {model_dir / 'checkpoint'}",
+                               result.signal or 2)
+    train_s = before + time.perf_counter() - t0  # a resumed stage: its earlier sessions too
     history, speed = read_history(model_dir / "metrics.jsonl")
 
     from seqlm.train.devices import resolve_device

@@ -13,6 +13,8 @@ valid/test tokens outside it become ``<unk>`` and are counted as OOV.
 from __future__ import annotations
 
 import hashlib
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import numpy as np
 from seqlm.data.layout import SPLITS, find_split_files
 from seqlm.data.tokenize import Tokenizer
 from seqlm.data.vocab import Vocabulary
-from seqlm.errors import SeqlmError
+from seqlm.errors import SeqlmError, SeqlmWarning
 from seqlm.metrics import summarize
 
 __all__ = ["Corpus", "SPLITS", "find_split_files", "read_lines", "corpus_from_lines",
@@ -96,6 +98,27 @@ class Corpus:
         return d
 
 
+_NUL = "\x00"
+# C0 controls but tab, newline and carriage return, and DEL: never words or characters of a text
+_CONTROLS = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _control_characters(path: Path, text: str) -> str:
+    """A NUL byte means a binary file: refused, naming the line. Other control characters
+    (form feeds, escapes) are mapped to a space — said in one note — so that none becomes
+    a vocabulary entry or reaches an ARPA file."""
+    if _NUL in text:
+        line = text.count("\n", 0, text.index(_NUL)) + 1
+        raise SeqlmError(f"{path}:{line}: contains a NUL byte (U+0000): not a text file; seqlm reads "
+                         "UTF-8 text")
+    n = len(_CONTROLS.findall(text))
+    if n:
+        warnings.warn(f"{path}: {n} control character{'s' * (n > 1)} (U+0001–U+001F but tab/newline, U+007F) "
+                      "mapped to spaces", SeqlmWarning, stacklevel=3)
+        text = _CONTROLS.sub(" ", text)
+    return text
+
+
 def read_lines(path: str | Path) -> list[str]:
     """Read a UTF-8 text file as lines, with one-line errors that name the file.
 
@@ -118,6 +141,7 @@ def read_lines(path: str | Path) -> list[str]:
                          f"{e.start})") from None
     if text.startswith("\ufeff"):
         text = text[1:]
+    text = _control_characters(path, text)
     if not text.strip():
         raise SeqlmError(f"{path}: file is empty (no tokens)")
     # Only "\n" ends a line (as in PTB/WikiText readers); str.splitlines would

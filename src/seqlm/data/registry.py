@@ -130,6 +130,7 @@ def locate(name: str, root: str | os.PathLike | None = None) -> Path:
     if missing:
         raise SeqlmError(f"dataset {name!r} not found ({directory / missing[0]} is missing): "
                          + _where_to_put(ds, directory))
+    verify_copy(ds, directory, cached=True)  # a damaged copy is never used under the dataset's name
     return directory
 
 
@@ -247,6 +248,35 @@ def download(dataset: str | Dataset, root: str | os.PathLike | None = None,
     return target
 
 
+def _cache_file() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "seqlm" / "verified.json"
+
+
+def _cached_digest(file: Path) -> dict:
+    """:func:`_digest`, remembered per (path, size, mtime): a named dataset is verified at
+    every use for the cost of a stat (the cache lives in the user's cache directory; a
+    cache that cannot be read or written only costs the hashing again)."""
+    import json
+    st = file.stat()
+    key = f"{os.path.realpath(file)}\0{st.st_size}\0{st.st_mtime_ns}"
+    cache_file = _cache_file()
+    try:
+        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+        if not isinstance(cache, dict):
+            cache = {}
+    except (OSError, ValueError):
+        cache = {}
+    if isinstance(cache.get(key), dict):
+        return cache[key]
+    got = cache[key] = _digest(file)
+    try:
+        write_json(cache_file, dict(list(cache.items())[-200:]), indent=None)
+    except (OSError, SeqlmError):
+        pass
+    return got
+
+
 def _digest(file: Path) -> dict:
     md5, sha = hashlib.md5(), hashlib.sha256()
     size = 0
@@ -258,9 +288,10 @@ def _digest(file: Path) -> dict:
     return {"sha256": sha.hexdigest(), "md5": md5.hexdigest(), "size": size}
 
 
-def verify_copy(ds: Dataset, target: Path) -> None:
+def verify_copy(ds: Dataset, target: Path, cached: bool = False) -> None:
     """Re-verify every file of an existing copy against the download's record and
-    the registry's checksums; a damaged copy is a one-line error."""
+    the registry's checksums; a damaged copy is a one-line error. ``cached``: trust a
+    file's digest remembered for the same size and modification time."""
     import json
     expected: dict[str, dict] = {}
     for rf in ds.downloads:  # files fetched as they are (not archives) have published sums
@@ -279,9 +310,9 @@ def verify_copy(ds: Dataset, target: Path) -> None:
     for f, want in expected.items():
         if not want:
             continue
-        got = _digest(target / f)
+        got = _cached_digest(target / f) if cached else _digest(target / f)
         for key in ("size", "sha256", "md5"):
             if key in want and got[key] != (want[key].lower() if isinstance(want[key], str) else want[key]):
-                raise SeqlmError(f"{target / f}: the existing copy is damaged ({key} {got[key]}, "
+                raise SeqlmError(f"{target / f}: damaged copy of dataset {ds.name!r} ({key} {got[key]}, "
                                  f"expected {want[key]}); download again with: seqlm data download "
                                  f"{ds.name} --force")

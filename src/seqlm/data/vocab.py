@@ -25,6 +25,7 @@ import numpy as np
 
 from seqlm.data.tokenize import Tokenizer
 from seqlm.errors import SeqlmError
+from seqlm.schema import check_json
 from seqlm.io import write_json
 
 UNK = "<unk>"
@@ -38,6 +39,18 @@ LEVELS = ("word", "char")
 # Version 1 files (no tokenizer) read as whitespace/chars, not lowercased.
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
+# What vocab.json may hold: checked before anything is built from it.
+JSON_SCHEMA = {
+    "type": "object", "required": ["kind", "schema_version", "level", "tokens"],
+    "properties": {
+        "kind": {"const": "seqlm.vocabulary"}, "schema_version": {"enum": list(READABLE_VERSIONS)},
+        "level": {"enum": list(LEVELS)}, "tokenizer": {"type": ["string", "null"]},
+        "lowercase": {"type": "boolean"}, "min_freq": {"type": "integer", "minimum": 1},
+        "max_size": {"type": ["integer", "null"], "minimum": 3},
+        "tokens": {"type": "array", "minItems": 2, "items": {"type": "string"}},
+        "counts": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+    },
+}
 
 
 def tokenize_line(line: str, level: str) -> list[str]:
@@ -223,6 +236,9 @@ class Vocabulary:
         if v not in READABLE_VERSIONS:
             raise SeqlmError(f"{where}: vocabulary schema version {v!r} is not supported "
                              f"(this seqlm reads versions {', '.join(map(str, READABLE_VERSIONS))})")
+        check_json(d, JSON_SCHEMA, where)
+        if "counts" in d and len(d["counts"]) != len(d["tokens"]):
+            raise SeqlmError(f"{where}: counts has {len(d['counts'])} entries for {len(d['tokens'])} tokens")
         try:
             level = d["level"]
             tokenizer = Tokenizer.for_level(level, d.get("tokenizer"), bool(d.get("lowercase", False)))

@@ -46,6 +46,9 @@ class RNNLMConfig:
         if isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int) or self.vocab_size < 1:
             raise SeqlmError(f"vocab_size must be an integer >= 1, got {self.vocab_size!r}")
         check_fields(self)
+        if self.variant is not None and self.cell != "gru":
+            raise SeqlmError(f"variant={self.variant!r} is a GRU setting; cell={self.cell!r} has no variant "
+                             "(leave it none)")
         if self.cell == "gru" and self.backend == "fused" and self.variant == "cho":
             raise SeqlmError("the fused GRU backend computes variant='reset_after' only; use "
                              "backend='explicit' for variant='cho'")

@@ -53,11 +53,12 @@ def encode_prompt(vocab: Vocabulary, text: str) -> tuple[list[int], list[str]]:
 @torch.no_grad()
 def generate(model: nn.Module, prompt_ids: list[int], max_tokens: int, temperature: float = 1.0,
              top_k: int | None = None, generator: torch.Generator | None = None,
-             stop_at_eos: bool = False, eos_id: int = 1) -> Sample:
+             stop_at_eos: bool = False, eos_id: int = 1, on_token=None) -> Sample:
     """Continue ``prompt_ids`` by up to ``max_tokens`` tokens (see module docstring).
 
     Randomness comes only from ``generator`` (a CPU ``torch.Generator``), so a
-    fixed seed gives the same sample.
+    fixed seed gives the same sample. ``on_token(id)`` is called as each token is
+    drawn (a long sample can be shown while it grows).
     """
     if max_tokens < 0:
         raise SeqlmError(f"--max-tokens must be >= 0, got {max_tokens}")
@@ -85,6 +86,8 @@ def generate(model: nn.Module, prompt_ids: list[int], max_tokens: int, temperatu
                 w = int(torch.multinomial(torch.softmax(zz.double(), -1), 1, generator=generator))
             out.append(w)
             lps.append(float(logp[w]))
+            if on_token is not None:
+                on_token(w)
             if stop_at_eos and w == eos_id:
                 break
             logits, state = model(torch.tensor([[w]], device=device), state)

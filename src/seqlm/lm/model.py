@@ -41,7 +41,7 @@ class RNNLanguageModel(nn.Module):
         self.drop = nn.Dropout(c.dropout)
         # The stack draws its weights from its own generator; seed it from the
         # global RNG so that build_model(config, seed) fixes every weight.
-        gen = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,))))
+        gen = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), device="cpu")))
         self.rnn = RecurrentStack(c.cell, c.embed_size, c.hidden_size, num_layers=c.num_layers,
                                   dropout=c.dropout, backend=c.backend, variant=c.variant,
                                   init=c.init, init_scale=c.init_scale, forget_bias=c.forget_bias,

@@ -102,6 +102,15 @@ class ArpaModel(BackoffModel):
     def fit(self, *a, **kw):
         raise SeqlmError("an ARPA model is already estimated; it cannot be fitted")
 
+    def _score_padded(self, padded):
+        out = super()._score_padded(padded)
+        if out.size and np.nanmax(out) > 1e-9:  # a backoff weight of the file lifted p above 1
+            k = int(np.nanargmax(out))
+            raise SeqlmError(f"the ARPA model gives token {k} of the text a probability of "
+                             f"{float(np.exp(out[k])):.4g} > 1: a backoff weight in the file is too large; "
+                             "such a file is refused rather than scored")
+        return out
+
 
 def _parse(path: Path) -> dict[int, list[list[str]]]:
     """The split lines of every ``\\m-grams:`` section, checked against the header."""
@@ -228,6 +237,14 @@ def load_arpa(path, vocab: Vocabulary | None = None) -> ArpaModel:
     missing = np.isnan(lp1)
     model._remap = np.where(missing, vocab.unk_id, np.arange(B))
     lp1[missing] = lp1[vocab.unk_id]
+    # A bigram context backs off to the unigrams: bow(h) · p(w) must stay ≤ 1 for every w,
+    # or the file gives some word a probability above 1 (deeper contexts: checked at scoring).
+    top = float(np.max(lp1[:V]))
+    over = np.flatnonzero(bo1[W[:, 0]] + top > 1e-6)
+    if over.size:
+        k = int(over[0])
+        raise SeqlmError(f"{path}: unigram {sections[1][k][1]!r} has backoff weight {sections[1][k][-1]} (log10): "
+                         f"with the largest unigram log10 p {top:.4g} it gives a probability above 1")
     keys, logp, logbow = {}, {1: lp1 * LN10}, {1: bo1 * LN10}
     for m in range(2, N + 1):
         W, p, b = _section(path, m, sections[m], stoi)

@@ -34,8 +34,9 @@ from torch import nn
 
 from seqlm.data.vocab import Vocabulary
 from seqlm.errors import SeqlmError, SeqlmWarning
-from seqlm.io import atomic_dir, recovered_dir, write_json
+from seqlm.io import atomic_dir, recovered_dir, write_json, write_point
 from seqlm.lm.base import build_model, model_class
+from seqlm.schema import check_json
 from seqlm.train.config import TrainConfig
 from seqlm.train.tensortree import load_tree, save_tree
 
@@ -45,6 +46,15 @@ KIND = "seqlm.checkpoint"
 FILES = ("config.json", "vocab.json", "model.safetensors")
 STATE_FILES = ("trainer_state.json", "trainer_state.safetensors")
 LEGACY_STATE = "trainer_state.pt"   # schema 1: never read (it would need an unpickler)
+# config.json's frame (each model and training field is then checked by its config class).
+CONFIG_SCHEMA = {
+    "type": "object", "required": ["kind", "schema_version", "model"],
+    "properties": {"kind": {"const": KIND}, "schema_version": {"enum": list(READABLE_VERSIONS)},
+                   "model": {"type": "object", "properties": {"kind": {"type": "string"},
+                                                               "vocab_size": {"type": "integer", "minimum": 1}}},
+                   "train": {"type": ["object", "null"]}, "seed": {"type": "integer", "minimum": 0},
+                   "data": {"type": ["string", "null"]}, "corpus": {"type": ["object", "null"]}},
+}
 # Test-only settings that schema-1 checkpoints carried in their training config.
 LEGACY_TRAIN_FIELDS = ("inject_nan_at_step", "sleep_per_step")
 
@@ -102,7 +112,67 @@ def save_weights(model: nn.Module, file: Path) -> None:
         out[name] = t.detach().cpu().clone().contiguous()
     # One metadata key: safetensors writes the map in hash order, so two keys would
     # make identical runs write different bytes.
+    write_point(file)  # a full disk can strike here too (the crash-point tests make it)
     save_file(out, str(file), metadata={"format": "pt"})
+
+
+# What safetensors' dtype names cost per element (the ones seqlm writes, and their kin).
+_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
+                "BOOL": 1}
+_TORCH_DTYPE = {torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
+                torch.int64: "I64", torch.int32: "I32", torch.uint8: "U8", torch.bool: "BOOL"}
+MAX_HEADER = 100 << 20
+
+
+def read_header(file: Path) -> dict:
+    """The tensor table of a safetensors file — {name: (dtype, shape)} — read from its
+    header alone and checked against the file's size: nothing is allocated from it."""
+    try:
+        size = file.stat().st_size
+        with open(file, "rb") as fh:
+            head = fh.read(8)
+            n = int.from_bytes(head, "little") if len(head) == 8 else -1
+            if not 0 < n <= min(MAX_HEADER, size - 8):
+                raise corrupt(file, f"not a safetensors file (header of {n} bytes in a file of {size})")
+            table = json.loads(fh.read(n).decode("utf-8"))
+    except OSError as e:
+        raise corrupt(file, f"unreadable ({e.strerror})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise corrupt(file, "not a safetensors file (its header is not JSON)") from None
+    if not isinstance(table, dict):
+        raise corrupt(file, "not a safetensors file (its header is not a table)")
+    out, data = {}, size - 8 - n
+    for name, t in table.items():
+        if name == "__metadata__":
+            continue
+        ok = (isinstance(t, dict) and t.get("dtype") in _DTYPE_BYTES and isinstance(t.get("shape"), list)
+              and all(isinstance(d, int) and d >= 0 for d in t["shape"]) and isinstance(t.get("data_offsets"), list)
+              and len(t["data_offsets"]) == 2 and all(isinstance(o, int) for o in t["data_offsets"]))
+        if not ok:
+            raise corrupt(file, f"{name}: not a tensor entry")
+        begin, end = t["data_offsets"]
+        if not 0 <= begin <= end <= data or end - begin != math.prod(t["shape"]) * _DTYPE_BYTES[t["dtype"]]:
+            raise corrupt(file, f"{name}: its size does not match the file ({t['shape']} {t['dtype']}, "
+                                f"bytes {begin}..{end} of {data})")
+        out[name] = (t["dtype"], tuple(t["shape"]))
+    return out
+
+
+def check_header(model_config: dict, file: Path) -> None:
+    """Compare the weights' table with the shapes config.json implies, on torch's meta
+    device: a crafted config (hidden_size 6000) is refused before one byte is allocated."""
+    table = read_header(file)
+    try:
+        with torch.device("meta"):
+            expected = build_model(model_config).state_dict()
+    except SeqlmError as e:  # a config its class refuses
+        raise corrupt(file.parent / "config.json", str(e)) from None
+    for k, v in table.items():
+        if k not in expected:
+            raise corrupt(file, f"weights do not match config.json (unexpected {k})")
+        want = (_TORCH_DTYPE.get(expected[k].dtype, str(expected[k].dtype)), tuple(expected[k].shape))
+        if (v[0], v[1]) != want:
+            raise corrupt(file, f"{k} is {v[0]} {v[1]}, config.json implies {want[0]} {want[1]}")
 
 
 def load_weights(model: nn.Module, file: Path) -> None:
@@ -174,6 +244,10 @@ def read_config(path: Path) -> dict:
         raise corrupt(f, f"not valid JSON ({e})") from None
     if not isinstance(d, dict) or d.get("kind") != KIND or not isinstance(d.get("model"), dict):
         raise corrupt(f, "not a seqlm checkpoint config")
+    try:
+        check_json(d, CONFIG_SCHEMA, str(f))
+    except SeqlmError as e:
+        raise corrupt(f, str(e).removeprefix(f"{f}: ")) from None
     if d.get("schema_version") not in READABLE_VERSIONS:
         raise SeqlmError(f"{f}: checkpoint schema version {d.get('schema_version')!r} is not supported "
                          f"(this seqlm reads versions {', '.join(map(str, READABLE_VERSIONS))})")
@@ -214,6 +288,10 @@ def load_checkpoint(path: str | Path, trainer_state: bool = True, prefer: str = 
         vocab = Vocabulary.load(path / "vocab.json")
     except SeqlmError as e:
         raise corrupt(path / "vocab.json", str(e).removeprefix(f"{path / 'vocab.json'}: ")) from None
+    vocab_size = config["model"].get("vocab_size")
+    if isinstance(vocab_size, int) and vocab_size != len(vocab):
+        raise corrupt(path, f"model vocab_size {vocab_size} but vocab.json has {len(vocab)} tokens")
+    check_header(config["model"], path / "model.safetensors")  # before anything is allocated
     try:
         model = build_model(config["model"])
     except SeqlmError as e:
@@ -312,37 +390,22 @@ def check_compatible(ck: Checkpoint, vocab: Vocabulary | None = None,
 
 
 def snapshot_rng() -> dict[str, Any]:
-    """Every RNG state the trainer consumes, as numbers and tensors (a tensor tree)."""
-    import random
-
-    import numpy as np
-    st = np.random.get_state()
-    rng = {"python": list(random.getstate()[1]) + [random.getstate()[2] or 0],
-           "numpy": {"keys": torch.from_numpy(st[1].astype("int64")), "pos": int(st[2]),
-                     "has_gauss": int(st[3]), "cached_gaussian": float(st[4])},
-           "torch": torch.get_rng_state()}
+    """The RNG state the trainer consumes — torch's (dropout, shuffling draw from it) — as
+    a tensor tree. Python's and NumPy's global generators are neither saved nor touched:
+    nothing in training draws from them, and restoring them would clobber the caller's."""
+    rng = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng["cuda"] = torch.cuda.get_rng_state_all()
     return rng
 
 
 def restore_rng(rng: dict[str, Any], where="trainer state") -> None:
-    """Put back what :func:`snapshot_rng` took; a malformed entry is a corrupt checkpoint."""
-    import random
-
-    import numpy as np
+    """Put back what :func:`snapshot_rng` took (an older checkpoint's Python and NumPy
+    states are ignored); a malformed entry is a corrupt checkpoint."""
     try:
-        py = [int(x) for x in rng["python"]]
-        n = rng["numpy"]
-        keys = n["keys"].numpy().astype("uint32")
-        if len(py) != 626 or keys.shape != (624,):
-            raise ValueError("wrong length")
-        np_state = ("MT19937", keys, int(n["pos"]), int(n["has_gauss"]), float(n["cached_gaussian"]))
         torch_state = rng["torch"]
         if not isinstance(torch_state, torch.Tensor) or torch_state.dtype != torch.uint8:
             raise ValueError("torch state is not a byte tensor")
-        random.setstate((3, tuple(py[:-1]), None))
-        np.random.set_state(np_state)
         torch.set_rng_state(torch_state)
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as e:
         raise corrupt(where, f"malformed RNG state ({e})") from None

@@ -66,6 +66,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        if self.min_lr > self.lr:
+            raise SeqlmError(f"min_lr {self.min_lr:g} is above lr {self.lr:g}: the rate would rise as it "
+                             "'decays'; give a min_lr ≤ lr")
 
     def next_lr(self, lr: float, epoch: int, improved: bool, bad_epochs: int) -> float:
         """The learning rate after epoch ``epoch`` (0-based) ends: ``zaremba`` halves

@@ -11,13 +11,14 @@ on the main process, evaluates ``best/`` in stream mode (batch 1) into
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from seqlm.errors import SeqlmError
-from seqlm.io import check_output_dir, write_json
+from seqlm.io import check_output_dir, lock_dir, write_json
 from seqlm.lm.config import RNNLMConfig
 from seqlm.train import rundir, settings
 from seqlm.train.config import TrainConfig
@@ -108,6 +109,10 @@ def _plan_resume(req: TrainRequest) -> Plan:
                          "a resumed run keeps its seed")
     out = Path(req.out) if req.out else (resume.parent if resume.name in ("checkpoint", "checkpoint.old")
                                          else resume)
+    inside = resume.resolve()
+    if out.resolve() != inside and inside in out.resolve().parents:
+        raise SeqlmError(f"--out {out} is inside the checkpoint {resume} it resumes from; choose a "
+                         "directory outside it")
     train_cfg = TrainConfig(**train_dict)
     state = ckpt.load_trainer_state(resume)
     if state is None:
@@ -125,12 +130,16 @@ def launch(req: TrainRequest) -> Outcome:
     p = plan(req)
     from seqlm.train.trainer import train
     corpus, data = load_run_corpus(req, p)
-    result = train(corpus, p.model, p.train, p.out, seed=p.seed, device=req.device, resume=p.resume,
-                   progress=req.progress, deterministic=req.deterministic, data_source=data,
-                   step_hook=req.step_hook, force=req.force, notes=p.notes)
-    outcome = Outcome(result, p.out, is_main_process())
-    if outcome.main and not result.interrupted and req.final_eval and (p.out / "best").exists():
-        outcome.final = final_evaluation(p.out, corpus)
+    main = is_main_process()
+    # rank 0 holds the run's lock from before training until results.json is written (the
+    # trainer takes the same lock again inside): no --force run can start in between
+    with lock_dir(p.out, "seqlm train") if main else contextlib.nullcontext():
+        result = train(corpus, p.model, p.train, p.out, seed=p.seed, device=req.device, resume=p.resume,
+                       progress=req.progress, deterministic=req.deterministic, data_source=data,
+                       step_hook=req.step_hook, force=req.force, notes=p.notes)
+        outcome = Outcome(result, p.out, main)
+        if main and not result.interrupted and req.final_eval and (p.out / "best").exists():
+            outcome.final = final_evaluation(p.out, corpus)
     return outcome
 
 
@@ -160,7 +169,8 @@ def final_evaluation(out: Path, corpus) -> dict:
     from seqlm.eval import evaluate
     from seqlm.train.checkpoint import load_model
     model, _vocab = load_model(out / "best")
-    res: dict = {"mode": "stream", "batch_size": 1}
+    from seqlm.train.rundir import RESULTS_KIND
+    res: dict = {"kind": RESULTS_KIND, "mode": "stream", "batch_size": 1}
     for split in ("valid", "test"):
         ev = evaluate(model, corpus.split(split), "stream", 1, chars=corpus.chars.get(split))
         res[f"{split}_ppl"] = None if ev.inf_reason else ev.ppl

@@ -61,17 +61,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             help_ = f"{s.help} (default {str(default).lower() if s.kind is bool else default})"
             if s.kind is bool:
                 g.add_argument(flag, dest=s.name, action=argparse.BooleanOptionalAction,
-                               default=None, help=help_)
+                               default=argparse.SUPPRESS, help=help_)
                 continue
             metavar = ("{" + ",".join(s.choices + (("none",) if s.optional else ())) + "}" if s.choices
                        else s.spelling.upper().replace("-", "_"))
-            g.add_argument(flag, dest=s.name, type=argparse_type(s), default=None, metavar=metavar,
-                           help=help_)
+            # not given: no attribute at all (SUPPRESS), so that ``--clip none`` (None) is a value
+            g.add_argument(flag, dest=s.name, type=argparse_type(s), default=argparse.SUPPRESS,
+                           metavar=metavar, help=help_)
 
 
 def flag_values(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings given as flags (field name -> value), in schema order."""
-    return {name: getattr(args, name) for name in SETTINGS if getattr(args, name, None) is not None}
+    """The settings given as flags (field name -> value, ``None`` for ``none``), in
+    schema order; a flag not given is absent."""
+    return {name: getattr(args, name) for name in SETTINGS if hasattr(args, name)}
 
 
 # ------------------------------------------------------------------ TOML

@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from seqlm.data.batching import lm_batches, segments, sentence_batches
 from seqlm.errors import SeqlmError, SeqlmWarning
 from seqlm.eval.scoring import autocast_context, evaluate
+from seqlm.io import append_line
 from seqlm.lm.base import build_model, detach_state, model_class
 from seqlm.nn import clip_grad_norm_
 from seqlm.train import checkpoint as ckpt
@@ -130,8 +131,7 @@ class Trainer:
             self.callback(record)
         if not self.dist.is_main:
             return
-        with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
+        append_line(self.out / "metrics.jsonl", json.dumps(record))
 
     def _all_gather(self, x: float) -> list[float]:
         return all_gather_float(self.dist, self.device, x)

@@ -14,6 +14,7 @@ import json
 import os
 import pwd
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -240,11 +241,16 @@ class Session:
             if reason:
                 self.end()
                 raise Lost("error", reason)
+            # wait for the answer to start; then read it whole (a frame interrupted halfway
+            # would leave the pipe mid-frame)
+            ready, _, _ = select.select([self.rep], [], [], max(0.0, min(deadline - time.monotonic(), WATCH_EVERY)))
             try:
-                got = wire.receive(self.rep, min(deadline, time.monotonic() + WATCH_EVERY))
+                if not ready:
+                    if time.monotonic() < deadline:
+                        continue
+                    raise TimeoutError
+                got = wire.receive(self.rep, deadline)
             except TimeoutError:
-                if time.monotonic() < deadline:
-                    continue
                 self.end()
                 raise Lost("timeout", f"did not finish: killed at the limit of {seconds:g} s") from None
             except (EOFError, OSError, wire.WireError) as err:

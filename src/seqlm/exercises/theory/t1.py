@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from seqlm.analysis.flow import gradient_flow
-from seqlm.analysis.theory import log_bound_rate, pascanu_bound, sigma_max
+from seqlm.analysis.theory import log_bound_rate, pascanu_bound, sigma_max, spectral_radius
 from seqlm.exercises.theory import Claim, claim
 from seqlm.reference import RNN
 
@@ -74,4 +74,22 @@ def verify() -> list[Claim]:
     claims.append(claim("C6", "for σ_max > 1 the bound allows growth but does not force it: σ_max > 1 is "
                         "necessary for exploding gradients, not sufficient", all(rates[s] < math.log(s) for s in big),
                         ", ".join(f"σ_max={s}: measured rate {rates[s]:+.3f} vs bound {math.log(s):+.3f}" for s in big)))
+    claims.append(_finite_horizon())
     return claims
+
+
+def _finite_horizon() -> Claim:
+    """ρ < 1 with a non-normal W_hh: growth ×19 over 10 steps, decay only in the long run."""
+    W = np.array([[0.9, 5.0], [0.0, 0.9]])
+    ref = RNN({"W_hh": W, "W_xh": np.zeros((2, 1)), "b_h": np.zeros(2)})
+    T = 100
+    hs, cache = ref.forward(np.zeros((T, 1, 1)))  # h stays 0: every factor is W_hh itself
+    dh = ref.backward(np.zeros_like(hs), cache, np.array([[1.0, 0.0]])).dh[:, 0]
+    norms = np.linalg.norm(dh[::-1], axis=1)  # by gap T − k
+    rho, smax = spectral_radius(W), sigma_max(W)
+    below = int(np.argmax((norms < 1.0) & (np.arange(T + 1) > 0)))
+    return claim("C7", "with ρ(W_hh) = 0.9 < 1 but σ_max ≈ 5 (non-normal W_hh) the gradient grows ×19 over "
+                 "10 steps and falls below its start only after about 55", rho < 1 and 19 < norms[10] < 20
+                 and 55 <= below <= 65, f"ρ = {rho:.2f}, σ_max = {smax:.2f}: ‖∂L/∂h_(T−10)‖ / ‖∂L/∂h_T‖ = "
+                 f"{norms[10]:.2f}, peak ×{norms.max():.1f} at gap {int(norms.argmax())}, below 1 from gap {below} "
+                 "(seqlm.reference BPTT)")

@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip
 # only asks for a range (see pyproject.toml).
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test venv dev bench tikz clean
+.PHONY: demo test venv dev bench tikz clean wheel-smoke
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ demo: $(VENV)/.installed
 test: $(VENV)/.dev-installed
 	$(PY) -m pytest -q
 
+# Build the wheel and sdist, install the wheel into a new venv and run it from an empty
+# directory, as a stranger would (CI runs it too).
+wheel-smoke: $(VENV)/.dev-installed
+	bash tools/wheel_smoke.sh
+
 bench: $(VENV)/.dev-installed
 	$(PIP) install -q -e ".[bench]"
 	$(PY) benchmarks/cells.py --quick
@@ -36,6 +41,7 @@ bench: $(VENV)/.dev-installed
 	$(PY) benchmarks/output_layer.py --quick
 	$(PY) benchmarks/ptb_lm.py --quick
 	$(PY) benchmarks/compare_ptb.py --quick
+	$(PY) benchmarks/grading.py --quick
 
 # Re-render Figures 5.1, 5.3, 5.4 (PDF, PNG, SVG + renders.json) into the package after
 # editing a TikZ source: pdflatex, pdftoppm and pdftocairo (TeX Live, poppler-utils).

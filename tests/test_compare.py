@@ -284,17 +284,18 @@ def test_raw_text_gets_words_and_a_vocabulary_cap_and_prints_the_oov_rate(tmp_pa
     """`seqlm compare --data FILE.txt`: a raw text is cut into words and punctuation, the
     vocabulary capped (here with --max-vocab, as a user would pass a smaller one), and the
     run's checkpoints remember that corpus for `seqlm eval`."""
-    from seqlm.compare.presets import RAW_TEXT_VOCAB, fit_to_corpus, get_preset
+    from seqlm.compare.presets import fit_to_corpus, get_preset
     from seqlm.compare.runner import compare_spec
     from seqlm.data import load_corpus
+    from seqlm.data.spec import RAW_TEXT_DEFAULTS
     text = tmp_path / "Book.txt"
     words = ["Alice", "said", "the", "Queen", "cat", "Hatter", "tea", "time", "Why", "no", "yes"]
     lines = [f"{words[i % 11]} {words[(3 * i) % 11].lower()}, {words[(5 * i) % 11]}{'.!?'[i % 3]}"
              for i in range(400)]
     text.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
-    spec = compare_spec(str(text), get_preset("quick"))
-    assert (spec.tokenizer, spec.max_vocab) == (RAW_TEXT_VOCAB["tokenizer"], RAW_TEXT_VOCAB["max_vocab"])
-    own = compare_spec(str(text), get_preset("quick"), {"tokenizer": "whitespace"})
+    spec = load_corpus(compare_spec(str(text), get_preset("quick"))).spec  # resolved as it reads the text
+    assert (spec.tokenizer, spec.max_vocab) == (RAW_TEXT_DEFAULTS["tokenizer"], RAW_TEXT_DEFAULTS["max_vocab"])
+    own = load_corpus(compare_spec(str(text), get_preset("quick"), {"tokenizer": "whitespace"})).spec
     assert (own.tokenizer, own.max_vocab) == ("whitespace", 10_000)   # each default has its own flag
     assert compare_spec("synthetic", get_preset("quick")).tokenizer is None
     fitted = fit_to_corpus(get_preset("quick"), "quick", 250_000, synthetic=False)

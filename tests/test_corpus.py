@@ -159,3 +159,52 @@ def test_cli_info_human_and_synthetic_json():
     assert d["train_tokens"] >= 100_000 and d["vocab_size"] < 50
     r = seqlm("data", "info", "synthetic")
     assert r.returncode == 0 and "oracle ppl" in r.stdout and "valid" in r.stdout
+
+
+def test_a_hugging_face_dataset_saved_to_disk_is_a_corpus_offline(tmp_path):
+    datasets = pytest.importorskip("datasets")  # in the dev extra: CI has it
+    saved = tmp_path / "saved"
+    datasets.DatasetDict({
+        "train": datasets.Dataset.from_dict({"text": ["the cat sat", "a dog ran\nthe end"] * 50}),
+        "validation": datasets.Dataset.from_dict({"text": ["the cat ran"] * 5}),
+        "test": datasets.Dataset.from_dict({"text": ["a cat sat", "a bird"] * 3})}).save_to_disk(str(saved))
+    r = seqlm("data", "info", f"hf:{saved}", "--json", env={"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"})
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["train_tokens"] == 50 * 4 + 50 * (4 + 3) and info["test_oov"] == 3  # <eos> counted; "bird": <unk>
+    only = tmp_path / "one"
+    datasets.Dataset.from_dict({"body": [f"line {i} of text" for i in range(200)]}).save_to_disk(str(only))
+    c = load_corpus(f"hf:{only}")  # one split, one string column: cut 90/5/5
+    assert c.train.size == 180 * 5 and c.valid.size == 10 * 5
+    assert_user_error(seqlm("data", "info", "hf:"), "expected hf:NAME")
+
+
+def test_hf_without_the_library_is_one_line_naming_the_extra(tmp_path):
+    code = ("import sys; sys.modules['datasets'] = None; from seqlm.cli import main; "
+            f"sys.exit(main(['data', 'info', 'hf:{tmp_path}']))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "pip install 'seqlm[hf]'" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_one_tokenizer_default_for_every_command_raw_text_and_pretokenised(tmp_path, ptb_dir):
+    """`seqlm ngram --data book.txt` and `seqlm compare --data book.txt` read the same
+    vocabulary; a PTB copy under other file names reads as `--data ptb` does."""
+    book = tmp_path / "book.txt"
+    book.write_text("".join(f"Alice said, \"Why not {i % 7}?\" The Queen laughed.\n" for i in range(300)))
+    infos = {}
+    for cmd in (["data", "info", str(book), "--json"], ["ngram", "--data", str(book), "--order", "2", "--json"]):
+        r = seqlm(*cmd)
+        assert r.returncode == 0, r.stderr
+        infos[cmd[0]] = json.loads(r.stdout)
+    from seqlm.compare.runner import compare_spec
+    from seqlm.compare.presets import get_preset
+    c = load_corpus(compare_spec(str(book), get_preset("quick")))
+    assert infos["data"]["tokenizer"] == c.spec.tokenizer == "words"
+    assert infos["data"]["vocab_size"] == len(c.vocab)
+    renamed = tmp_path / "ptb-renamed"
+    renamed.mkdir()
+    for split in ("train", "valid", "test"):
+        (renamed / f"{split}.txt").write_bytes((ptb_dir / f"ptb.{split}.txt").read_bytes())
+    a, b = load_corpus(renamed), load_corpus(str(ptb_dir))
+    assert a.spec.tokenizer == "whitespace" and a.vocab.tokens == b.vocab.tokens
+    assert a.train.size == b.train.size == 929_589

@@ -206,3 +206,27 @@ def test_an_existing_damaged_copy_is_refused(tmp_path, serve):
     download(ds, root=root, base_url=serve(www), progress=False, force=True)
     assert (out / "valid.txt").read_text() == SPLITS["valid"]
     download(ds, root=root, base_url=serve(www), progress=False)
+
+
+def test_mirrors_are_tried_in_order_and_the_one_that_served_is_recorded(tmp_path, serve):
+    from seqlm.data.registry import served_by
+    good, bad, empty = tmp_path / "good", tmp_path / "bad", tmp_path / "empty"
+    for d in (good, bad, empty):
+        d.mkdir()
+    sha = build_archive(good / "toy.zip", "zip")
+    (bad / "toy.zip").write_bytes(b"not the archive")  # a mirror that serves other bytes
+    mirrors = (serve(empty), serve(bad), serve(good))  # gone (404), wrong bytes, right
+    ds = Dataset("toy", mirrors, (RemoteFile("toy.zip", sha256=sha),), ("train.txt", "valid.txt", "test.txt"))
+    out = download(ds, root=tmp_path / "data", progress=False)
+    assert (out / "train.txt").read_text() == SPLITS["train"]
+    assert served_by(out) == {"toy.zip": mirrors[2] + "toy.zip"}
+    with pytest.raises(SeqlmError, match=r"could not download toy.zip from any of 2 addresses .*HTTP 404.*checksum"):
+        download(Dataset("toy", mirrors[:2], ds.downloads, ds.files), root=tmp_path / "data2", progress=False)
+    assert not (tmp_path / "data2" / "toy").exists()
+
+
+def test_every_named_dataset_has_a_checksum():
+    for ds in REGISTRY.values():
+        for rf in ds.downloads:
+            assert rf.sha256 or rf.md5, (ds.name, rf.name)
+        assert len(ds.mirrors) >= 2, ds.name

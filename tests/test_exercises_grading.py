@@ -185,3 +185,19 @@ def test_a_wrong_dtype_and_float32_rounding_are_named_as_such():
     bad = [c for c in r.cases if not c.passed]
     assert [c.name[:7] for c in bad] == ["forward"] * 5 and r.score == 4
     assert all(c.hint == H_PRECISION for c in bad), [c.hint for c in bad]  # not "eq. (5.1) is wrong"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ex", PROGRAMMING)
+def test_the_reference_solution_passes_on_ten_seeds(ex, tmp_path):
+    """Every randomised case (shapes, inputs, test sets, the P6 corpus) drawn from ten
+    seeds a teacher might keep secret: the correct solution passes each time."""
+    from seqlm.exercises.grading.report import json_report, schema
+    import jsonschema
+    path = SOLUTIONS / f"{ex.lower()}.py"
+    results = [exercises.check(ex, [path], seed=s)[0] for s in range(10)]
+    for s, r in enumerate(results):
+        assert r.passed and r.score == r.max_score, (s, [(c.name, c.message) for c in r.cases if not c.passed])
+    jsonschema.Draft202012Validator(schema()).validate(json_report(results))
+    messages = {r.cases[1].message for r in results}
+    assert len(messages) > 1  # the seed changes the case, not only its label

@@ -91,7 +91,7 @@ def test_score_and_eval_cli_agree(run):
     assert je["test_ppl"] == pytest.approx(js["ppl"], rel=1e-9)
     t = _cli("score", "--checkpoint", str(out), str(data / "test.txt"), "--tsv")
     lines = t.stdout.splitlines()
-    assert lines[0] == "token\ttoken_logprob".replace("token_logprob", "logprob")
+    assert lines[0] == "token\tlogprob_ln"  # the log base is in the header
     assert len(lines) == js["n_tokens"] + 1 and lines[1].split("\t")[0] == js["tokens"][0]
 
 

@@ -13,7 +13,7 @@ from seqlm.lm import RNNLanguageModel, RNNLMConfig, build_model, detach_state
 V = 30
 
 
-@pytest.mark.parametrize("cell,variant", [("rnn", "cho"), ("lstm", "cho"), ("gru", "cho"),
+@pytest.mark.parametrize("cell,variant", [("rnn", None), ("lstm", None), ("gru", "cho"),
                                           ("gru", "reset_after")])
 @pytest.mark.parametrize("backend", ["explicit", "fused"])
 def test_protocol_shapes_and_state_carry(cell, variant, backend):
@@ -118,3 +118,9 @@ def test_detach_state_cuts_the_graph_but_keeps_values():
     d = detach_state(s)
     assert all(t.grad_fn is None and not t.requires_grad for t in d)
     assert all(torch.equal(a, b) for a, b in zip(s, d))
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_a_gru_variant_on_another_cell_is_refused(cell):
+    with pytest.raises(SeqlmError, match="is a GRU setting"):
+        RNNLMConfig(vocab_size=V, cell=cell, variant="cho")

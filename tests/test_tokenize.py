@@ -65,8 +65,9 @@ def test_vocabulary_file_keeps_tokenizer_case_and_limits(tmp_path):
 
 def test_each_option_changes_vocabulary_and_oov_as_it_should(tmp_path):
     d = write_corpus(tmp_path / "c")
-    ws = load_corpus(d)
+    ws = load_corpus(d, tokenizer="whitespace")
     words = load_corpus(d, tokenizer="words")
+    assert load_corpus(d).vocab == words.vocab  # raw text: words is the default
     lower = load_corpus(d, tokenizer="words", lowercase=True)
     assert "sat," not in words.vocab and "sat" in words.vocab and "mat." in ws.vocab
     assert len(lower.vocab) < len(words.vocab)          # The/the, Cat/cat merged
@@ -119,7 +120,7 @@ def test_data_info_reports_the_oov_rate_of_each_choice(tmp_path):
     js = json.loads(r.stdout)
     rows = {(row["tokenizer"], row["lowercase"]): row for row in js["choices"]}
     assert set(rows) == {("whitespace", False), ("whitespace", True), ("words", False), ("words", True)}
-    assert rows[("whitespace", False)]["chosen"] and not rows[("words", True)]["chosen"]
+    assert rows[("words", False)]["chosen"] and not rows[("whitespace", False)]["chosen"]  # raw text
     for (tok, lower), row in rows.items():   # every cell is what loading with that choice gives
         full = row["cells"][0]
         c = load_corpus(d, tokenizer=tok, lowercase=lower)
@@ -153,7 +154,7 @@ def test_cli_ngram_and_train_save_one_and_the_same_vocabulary(tmp_path, flags, k
     want = load_corpus(d, **kwargs).vocab
     assert a == b == want and a.diff(b) is None
     assert (a.max_size, a.min_freq) == (b.max_size, b.min_freq) == (want.max_size, want.min_freq)
-    assert a.tokenizer == Tokenizer(kwargs.get("tokenizer", "whitespace"), kwargs.get("lowercase", False))
+    assert a.tokenizer == Tokenizer(kwargs.get("tokenizer", "words"), kwargs.get("lowercase", False))  # raw text
     ev = json.loads(ok(seqlm("eval", "--checkpoint", tmp_path / "run" / "checkpoint", "--split", "test",
                              "--json")).stdout)   # no --data: the run's own corpus and settings
     assert ev["test_tokens"] == ng["test_tokens"] and ng["vocab_size"] == len(want)

@@ -43,7 +43,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"seqlm.commands.{name}").register(sub)
+    _plain(parser)
     return parser
+
+
+def _plain(parser: argparse.ArgumentParser) -> None:
+    """Help for a terminal: the docstrings' RST literals (``x``) become plain x; a
+    subcommand without a description gets its one-line help as one."""
+    for attr in ("description", "epilog"):
+        text = getattr(parser, attr)
+        if text:
+            setattr(parser, attr, text.replace("``", ""))
+    for action in parser._actions:
+        if isinstance(action.help, str):
+            action.help = action.help.replace("``", "")
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {a.dest: a.help for a in action._choices_actions}
+            for name, sub in action.choices.items():
+                if not sub.description and helps.get(name):
+                    sub.description = helps[name][0].upper() + helps[name][1:] + "."
+                _plain(sub)
 
 
 def _unknown_arguments(parser: argparse.ArgumentParser, args, extras: list[str]) -> None:
@@ -59,6 +78,10 @@ def _unknown_arguments(parser: argparse.ArgumentParser, args, extras: list[str])
     options = [o for a in p._actions for o in a.option_strings if o not in ("-h", "--help")]
     flag = next((e.split("=")[0] for e in extras if e.startswith("--")), None)
     close = difflib.get_close_matches(flag, options, n=1) if flag else []
+    if flag and "--lr" in options:  # another tool's name for a training setting (--learning-rate)
+        from seqlm.train.settings import suggest
+        other = suggest(flag[2:])
+        close = [f"--{other}"] if other and f"--{other}" in options else close
     hint = f"; did you mean {close[0]}?" if close else ""
     p.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
 

@@ -17,17 +17,18 @@ def register(sub) -> None:
                     "symbols, for every cell, length and hidden size; report greedy token, "
                     "per-position and exact-sequence test accuracy. Writes bottleneck.md, "
                     "bottleneck.json, bottleneck.csv and two figures (PDF+PNG).")
-    p.add_argument("--task", choices=("copy", "reverse"), default="copy")
+    p.add_argument("--task", choices=("copy", "reverse"), default="copy",
+                   help="reproduce the input sequence, or reverse it (default copy)")
     p.add_argument("--length", type=_lengths, default=[5, 10, 20, 40, 80],
                    help="sequence lengths T, comma-separated (default 5,10,20,40,80)")
-    p.add_argument("--cells", type=_cells, default=["rnn", "lstm", "gru"])
+    p.add_argument("--cells", type=_cells, default=["rnn", "lstm", "gru"], help="comma-separated cells (default rnn,lstm,gru)")
     p.add_argument("--hidden", type=_sizes, default=[32, 64],
                    help="hidden sizes H (the size of h_T), comma-separated (default 32,64)")
     p.add_argument("--symbols", type=int, default=8, help="alphabet size V (default 8: 3 bits per token)")
     p.add_argument("--steps", type=int, default=300, help="at most this many updates per model (default 300)")
     p.add_argument("--eval-every", type=int, default=100,
                    help="greedy test accuracy every this many steps; a model stops once solved (default 100)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64, help="sequences per training step (default 64)")
     p.add_argument("--lr", type=positive_float, default=1e-2, help="Adam learning rate (default 1e-2)")
     p.add_argument("--clip", type=positive_float, default=1.0, help="gradient-norm clipping threshold (default 1)")
     p.add_argument("--test-size", type=int, default=500, help="test sequences per length (default 500)")
@@ -37,8 +38,8 @@ def register(sub) -> None:
     p.add_argument("--jobs", type=int, default=2,
                    help="models trained at a time, each in its own process on one torch thread "
                         "(default 2; results are the same for any value)")
-    p.add_argument("--seed", type=seed_int, default=0)
-    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--seed", type=seed_int, default=0, help="one seed for weights and data (default 0)")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory for bottleneck.json/.csv/.md and the figures")
     p.set_defaults(func=run)
 
 

@@ -19,14 +19,14 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, default=600, help="SGD steps per mode (default 600)")
     p.add_argument("--length", type=int, default=10, help="adding-problem length T (default 10)")
     p.add_argument("--hidden", type=int, default=32, help="hidden size H (default 32)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32, help="sequences per training step (default 32)")
     p.add_argument("--init-scale", type=positive_float, default=3.0,
                    help="weights N(0, (scale/sqrt(H))^2); sigma_max(W_hh) is about 2x this (default 3)")
     p.add_argument("--lr", type=positive_float, default=0.05, help="SGD learning rate (default 0.05)")
     p.add_argument("--threshold", type=positive_float, default=1.0,
                    help="norm threshold (norm) or component bound (value) (default 1)")
-    p.add_argument("--seed", type=seed_int, default=0)
-    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--seed", type=seed_int, default=0, help="one seed for weights and data (default 0)")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory for clipping.json/.csv/.md and the figure")
     p.set_defaults(func=run)
 
 

@@ -29,7 +29,7 @@ def register(sub) -> None:
                         "with --workers 2)")
     p.add_argument("--out", default="runs/compare", help="output directory (default runs/compare)")
     p.add_argument("--seed", type=seed_int, default=0, help="the one seed (default 0)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps (neural models)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps for the neural models (default auto)")
     p.add_argument("--stop-after", metavar="STAGE", default=None,
                    help="stop after this stage (ngram, ffnn, rnn, lstm, gru); re-run to continue")
     p.add_argument("--threads", type=nonnegative_int, default=None,

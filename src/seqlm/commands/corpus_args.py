@@ -12,7 +12,8 @@ from seqlm.data.vocab import LEVELS
 
 DATA_HELP = ("corpus: a registry name (ptb, wikitext-2, tiny-shakespeare), 'synthetic' "
              "(or synthetic:seed=N), a folder of PREFIX.train/valid/test.txt files, one text "
-             "file (split 90/5/5) or a .toml corpus file")
+             "file (split 90/5/5), a .toml corpus file, or hf:NAME[:CONFIG] / hf:DIR (Hugging Face "
+             "datasets, the hf extra)")
 SETTINGS = ("level", "tokenizer", "lowercase", "max_vocab", "min_freq")
 
 
@@ -27,11 +28,13 @@ def add_corpus_args(p, data: bool = True, data_help: str = DATA_HELP, data_defau
     g.add_argument("--level", choices=LEVELS, default=None,
                    help="token unit (default: the corpus's own, word for most)")
     g.add_argument("--tokenizer", choices=WORD_TOKENIZERS, default=None,
-                   help="word level: split on whitespace (default; PTB and WikiText are "
-                        "pre-tokenised) or into words, numbers and punctuation (Unicode-aware)")
+                   help="word level: split on whitespace, or into words, numbers and punctuation "
+                        "(Unicode-aware); default: whitespace for pre-tokenised text (PTB, WikiText), "
+                        "words for raw text")
     g.add_argument("--lowercase", action="store_true", default=None, help="fold case first")
     g.add_argument("--max-vocab", type=int, default=None, metavar="N",
-                   help="keep the N - 2 most frequent training tokens (N counts <unk> and <eos>)")
+                   help="keep the N - 2 most frequent training tokens (N counts <unk> and <eos>; "
+                        "default 10000 for raw text, no cap for pre-tokenised text)")
     g.add_argument("--min-freq", type=int, default=None, metavar="K",
                    help="keep tokens seen at least K times in training (default 1)")
 

@@ -38,11 +38,11 @@ def register(sub) -> None:
     dl.add_argument("name")
     dl.add_argument("--url", default=None, help="address of the file (single-file datasets)")
     dl.add_argument("--force", action="store_true", help="download even if already present")
-    dl.add_argument("--no-progress", action="store_true")
+    dl.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal anyway)")
 
     sy = dsub.add_parser("synth", help="write the synthetic corpus and its oracle to a directory")
     sy.add_argument("--out", required=True, help="directory for train/valid/test.txt, oracle.json")
-    sy.add_argument("--seed", type=seed_int, default=0)
+    sy.add_argument("--seed", type=seed_int, default=0, help="seed of the generated corpus (default 0)")
 
     p.set_defaults(func=run, _data_parser=p)
 
@@ -99,6 +99,8 @@ def run(args) -> int:
         path = registry.download(args.name, url=args.url, force=args.force,
                                  progress=not args.no_progress)
         print(f"{args.name}: {path}")
+        for name, src in registry.served_by(path).items():
+            print(f"  {name} from {src} (checksums verified)")
         return 0
     if cmd == "synth":
         from seqlm.data.synthetic import write_corpus

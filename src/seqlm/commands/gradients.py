@@ -28,7 +28,7 @@ def register(sub) -> None:
     p.add_argument("--loss", choices=("last", "all"), default="last",
                    help="loss at the last step only (eq. 5.3; default) or the LM loss at every step")
     p.add_argument("--checkpoint", metavar="DIR", help="measure a trained LM checkpoint instead")
-    p.add_argument("--seed", type=seed_int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the weights and inputs (default 0)")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.set_defaults(func=run)
 

@@ -15,15 +15,16 @@ def register(sub) -> None:
                     "which solve it (adding: test MSE < 0.01, predicting the mean gives 0.167; "
                     "order: test error < 1%, guessing gives 75%). Writes longlag.md, longlag.json "
                     "and a learning-curve plot (PDF+PNG).")
-    p.add_argument("--task", choices=("adding", "order"), default="adding")
+    p.add_argument("--task", choices=("adding", "order"), default="adding",
+                   help="adding problem (regression) or temporal order (classification); default adding")
     p.add_argument("--length", type=_lengths, default=[100],
                    help="sequence length(s) T, comma-separated (default 100)")
-    p.add_argument("--cells", type=_cells, default=list(CELLS))
+    p.add_argument("--cells", type=_cells, default=list(CELLS), help="comma-separated cells (default: " + ",".join(CELLS) + ")")
     p.add_argument("--steps", type=int, default=2000, help="at most this many updates per model (default 2000)")
     p.add_argument("--budget-seconds", type=positive_float, default=None,
                    help="and at most this much wall time per model (not bitwise repeatable)")
-    p.add_argument("--hidden", type=int, default=32)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--hidden", type=int, default=32, help="hidden size of every cell (default 32)")
+    p.add_argument("--batch-size", type=int, default=64, help="sequences per training step (default 64)")
     p.add_argument("--lr", type=positive_float, default=1e-2, help="Adam learning rate (default 1e-2)")
     p.add_argument("--backend", choices=BACKENDS, default="fused",
                    help="seqlm.nn backend (default fused; its GRU is the reset_after variant, "
@@ -31,8 +32,8 @@ def register(sub) -> None:
     p.add_argument("--clip", type=positive_float, default=1.0, help="gradient-norm clipping threshold (default 1)")
     p.add_argument("--threads", type=nonnegative_int, default=1,
                    help="torch CPU threads (default 1: these models are too small to gain from more)")
-    p.add_argument("--seed", type=seed_int, default=0)
-    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--seed", type=seed_int, default=0, help="one seed for weights and data (default 0)")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory for longlag.json/.csv/.md and the figure")
     p.set_defaults(func=run)
 
 

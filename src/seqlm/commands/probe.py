@@ -19,12 +19,14 @@ def register(sub) -> None:
     p.add_argument("--data", default=None,
                    help="the corpus, e.g. synthetic:seed=3 (default: the one the model was trained on, "
                         "as its checkpoint records)")
-    p.add_argument("--fit-split", choices=("train", "valid", "test"), default="valid")
-    p.add_argument("--eval-split", choices=("train", "valid", "test"), default="test")
+    p.add_argument("--fit-split", choices=("train", "valid", "test"), default="valid",
+                   help="split the probes are fitted on (default valid)")
+    p.add_argument("--eval-split", choices=("train", "valid", "test"), default="test",
+                   help="split the probes are scored on (default test)")
     p.add_argument("--mode", choices=("sentence", "stream"), default=None,
                    help="state reset at every sentence or carried (default: as the model was trained)")
     p.add_argument("--no-control", action="store_true", help="skip the untrained-model control")
-    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory for probe.json/.csv/.md")
     p.set_defaults(func=run)
 
 

@@ -23,12 +23,15 @@ def register(sub) -> None:
     p.add_argument("--split", choices=("train", "valid", "test"), default="test",
                    help="without FILE: which split of the corpus (default test)")
     add_corpus_args(p, data_help="without FILE: another corpus (default: the run's own)")
-    p.add_argument("--mode", choices=MODES, default="stream")
-    p.add_argument("--batch-size", type=positive_int, default=None)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--mode", choices=MODES, default="stream",
+                   help="stream (one running state) or sentence (each sentence from a fresh state); default stream")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="sequences scored at once; never changes the numbers (default 1 in stream, 64 in sentence mode)")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | mps | auto (default cpu)")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="one JSON object")
-    fmt.add_argument("--tsv", action="store_true", help="token<TAB>logprob lines, then a summary")
+    fmt.add_argument("--tsv", action="store_true", help="token<TAB>natural-log probability lines under the header token<TAB>logprob_ln (KenLM prints "
+                          "log10: it is this divided by ln 10), then a summary")
     p.set_defaults(func=run)
 
 
@@ -83,7 +86,7 @@ def run(args) -> int:
         print(json.dumps(out, allow_nan=False))
         return 0
     if args.tsv:
-        print("token\tlogprob")
+        print("token\tlogprob_ln")  # natural log (nats); KenLM and SRILM print log10: divide by ln 10
         for t, v in zip(tokens, lp):
             print(f"{t}\t{v:.6f}")
     per_char = f", {ev.bits_per_char:.4f} bits/char" if vocab.level == "char" else ""

@@ -16,7 +16,7 @@ import sys
 
 from seqlm.commands import seed_int
 from seqlm.commands.corpus_args import add_corpus_args, settings_from_args, split_files
-from seqlm.train.config import PRESETS
+from seqlm.train.config import PRESET_NOTES, PRESETS
 from seqlm.train.settings import add_arguments, flag_values
 
 
@@ -26,14 +26,21 @@ def register(sub) -> None:
     a = p.add_argument
     add_corpus_args(p)
     a("--out", help="run directory (checkpoint/, best/, metrics.jsonl); a new one, or see --resume/--force")
-    a("--preset", type=_preset, metavar="{" + ",".join(PRESETS) + "}", help="named settings")
+    a("--preset", type=_preset, metavar="{" + ",".join(PRESETS) + "}",
+      help="named settings (default: none, the built-in defaults): "
+           + "; ".join(f"{k}: {v}" for k, v in PRESET_NOTES.items()))
     a("--config", help="TOML file of settings (field = value), applied after the preset")
     a("--resume", metavar="DIR", help="continue the run in DIR (a run directory or its checkpoint/)")
     a("--force", action="store_true", help="--out holds a previous run: delete its outputs, start over")
     a("--seed", type=seed_int, default=None,
       help="the one seed of the training run (default 0); it never changes the corpus")
-    a("--device", default="auto", help="auto | cpu | cuda | mps")
+    a("--device", default="auto", help="auto | cpu | cuda | mps (default auto: CUDA when there is one)")
     a("--no-progress", action="store_true", help="no progress bar")
+    a("--log-lines", action=argparse.BooleanOptionalAction, default=None,
+      help="a plain line per log interval and per validation (default: when stderr is not a terminal, "
+           "e.g. in a batch job)")
+    a("--tensorboard", metavar="DIR", default=None,
+      help="also write the training scalars as TensorBoard event files in DIR (the tensorboard extra)")
     a("--deterministic", action="store_true",
       help="torch.use_deterministic_algorithms(True): bitwise repeatable CPU runs")
     a("--no-final-eval", action="store_true", help="skip the final stream-mode eval of best/")
@@ -59,7 +66,8 @@ def run(args) -> int:
                        resume=args.resume, seed=args.seed, settings=flag_values(args),
                        device=args.device, force=args.force, deterministic=args.deterministic,
                        progress=not args.no_progress, final_eval=not args.no_final_eval,
-                       step_hook=fault_hook(args.inject_nan_at_step, args.sleep_per_step))
+                       step_hook=fault_hook(args.inject_nan_at_step, args.sleep_per_step),
+                       tensorboard=args.tensorboard, log_lines=args.log_lines)
     done = launch(req)
     r, out = done.result, done.out
     if r.interrupted:

@@ -210,9 +210,6 @@ NEURAL_ORDER = ("ffnn", "rnn", "lstm", "gru")
 # on a 4.1 MB text (the King James Bible, 0.9M training tokens, 10k words): one epoch per
 # model, the whole comparison in 4 min 13 s on 2 idle cores (docs/data.md).
 QUICK_TEXT_TOKENS = 1_000_000
-# Raw text (not pre-tokenised like PTB/WikiText) in `seqlm compare`, unless the flags say
-# otherwise: words and punctuation as tokens, the 10,000 most frequent kept (PTB's size).
-RAW_TEXT_VOCAB = {"tokenizer": "words", "max_vocab": 10_000}
 
 
 def fit_to_corpus(config: dict, preset: str, train_tokens: int | None, synthetic: bool) -> dict:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from seqlm.compare.presets import (
     NEURAL_ORDER,
-    RAW_TEXT_VOCAB,
     fit_to_corpus,
     get_preset,
 )
@@ -107,20 +106,16 @@ def load_data(spec):
 
 
 def compare_spec(data, config: dict, corpus: dict | None = None):
-    """The :class:`~seqlm.data.spec.CorpusSpec` of a comparison. Raw text (not
-    pre-tokenised, word level) gets :data:`~seqlm.compare.presets.RAW_TEXT_VOCAB`:
-    words and punctuation, 10,000 kept, each unless ``tokenizer``/``max_vocab`` is given."""
+    """The :class:`~seqlm.data.spec.CorpusSpec` of a comparison (raw text gets the same
+    defaults as in every command: :data:`seqlm.data.spec.RAW_TEXT_DEFAULTS`)."""
     from seqlm.data.spec import CorpusSpec, corpus_spec
     if isinstance(data, CorpusSpec):
         return data
     extra = config.get("synthetic", {}) if str(data).startswith("synthetic") else {}
     files = {k: (corpus or {}).get(k) for k in ("train", "valid", "test")}
     settings = {k: v for k, v in (corpus or {}).items() if k not in files}
-    spec = corpus_spec(None if any(files.values()) else data, **files, **settings, **extra)
-    if spec.type != "synthetic" and not spec.pretokenised and (spec.level or "word") == "word":
-        # each default stands unless its own flag was given
-        spec = spec.with_settings(**{k: v for k, v in RAW_TEXT_VOCAB.items() if getattr(spec, k) is None})
-    return spec
+    # raw text gets words and punctuation, 10,000 kept, as in every command (data.spec.RAW_TEXT_DEFAULTS)
+    return corpus_spec(None if any(files.values()) else data, **files, **settings, **extra)
 
 
 def run_compare(out_dir: str | Path, data="synthetic", preset: str = "quick", seed: int = 0,

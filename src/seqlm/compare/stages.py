@@ -144,14 +144,9 @@ class StageInterrupted(Interrupted):
     """A signal stopped a training stage after its checkpoint was saved."""
 
 
-def run_neural(name: str, spec: dict, corpus, oracle: dict, model_dir: Path, stage_hash: str,
-               seed: int, device: str, eval_cfg: dict, progress_desc: str, data_source: str,
-               log=print, step_hook=None, progress_position: int = 0) -> list[dict]:
-    """Train one neural LM into ``model_dir`` (resuming its own unfinished run with
-    the same hash), then evaluate its best checkpoint in sentence and stream mode.
-    ``step_hook`` goes to the trainer (fault injection in tests)."""
-    from seqlm.eval import evaluate
-    from seqlm.train import TrainConfig, load_model, train
+def _stage_dir(name: str, model_dir: Path, stage_hash: str, log) -> Path | None:
+    """Ready ``model_dir`` for the stage; the directory to resume (its own unfinished run
+    with the same hash), or None (another configuration's leftovers are removed)."""
     marker = model_dir / "stage.json"
     resume = None
     if model_dir.exists():
@@ -163,6 +158,18 @@ def run_neural(name: str, spec: dict, corpus, oracle: dict, model_dir: Path, sta
             shutil.rmtree(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     write_json(marker, {"stage": name, "hash": stage_hash})
+    return resume
+
+
+def run_neural(name: str, spec: dict, corpus, oracle: dict, model_dir: Path, stage_hash: str,
+               seed: int, device: str, eval_cfg: dict, progress_desc: str, data_source: str,
+               log=print, step_hook=None, progress_position: int = 0) -> list[dict]:
+    """Train one neural LM into ``model_dir`` (resuming its own unfinished run with
+    the same hash), then evaluate its best checkpoint in sentence and stream mode.
+    ``step_hook`` goes to the trainer (fault injection in tests)."""
+    from seqlm.eval import evaluate
+    from seqlm.train import TrainConfig, load_model, train
+    resume = _stage_dir(name, model_dir, stage_hash, log)
     before = _trained_seconds(model_dir / "metrics.jsonl") if resume is not None else 0.0
     t0 = time.perf_counter()
     result = train(corpus, dict(spec["model"]), TrainConfig(**spec["train"]), out_dir=model_dir,

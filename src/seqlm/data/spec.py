@@ -15,10 +15,11 @@ included): the training ``--seed`` never changes the data.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from seqlm.data import registry
+from seqlm.data import hf, registry
 from seqlm.data.corpus import (  # noqa: F401
     Corpus,
     corpus_from_lines,
@@ -34,7 +35,7 @@ from seqlm.errors import SeqlmError
 KIND = "seqlm.corpus"
 SCHEMA_VERSION = 1
 DEFAULT_SPLIT = (0.9, 0.05, 0.05)
-TYPES = ("registry", "synthetic", "directory", "file", "files")
+TYPES = ("registry", "synthetic", "directory", "file", "files", "hf")
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,9 @@ def corpus_spec(source: str | None = None, *, train=None, valid=None, test=None,
         raise SeqlmError(f"options {sorted(synthetic) or ['seed']} apply only to the synthetic corpus")
     if src == "synthetic" or src.startswith("synthetic:"):
         return CorpusSpec(src, "synthetic", synthetic=parse_synthetic(src, seed, synthetic), **common)
+    if src.startswith(hf.PREFIX):
+        hf.parse(src)
+        return CorpusSpec(src, "hf", **common)
     if files:
         missing = [s for s in SPLITS if s not in files]
         if missing:
@@ -209,6 +213,37 @@ def corpus_spec(source: str | None = None, *, train=None, valid=None, test=None,
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+# Raw text at word level, unless a flag says otherwise: words and punctuation (Unicode),
+# the 10,000 most frequent kept — the choice for a book or a web page. Pre-tokenised text
+# (PTB, WikiText: tokens already separated by spaces) keeps whitespace and its own vocabulary.
+RAW_TEXT_DEFAULTS = {"tokenizer": "words", "max_vocab": 10_000}
+# a word with punctuation stuck to it ("dog," "it?" "(see"), but not an abbreviation's period
+# ("mr." "inc.", which PTB keeps as one token)
+_ATTACHED = re.compile(r"^\w+[,;:!?\"”’)\]]+\.?$|^[\"“‘(\[]+\w+")
+
+
+def looks_pretokenised(lines: list[str], sample: int = 2000) -> bool:
+    """Is the text already tokenised — punctuation set off by spaces, as in PTB and
+    WikiText? Raw prose attaches it ("dog," "it?" "(see"): more than 1% of such tokens in
+    the first ``sample`` lines says raw (an abbreviation's period does not count)."""
+    tokens = [t for line in lines[:sample] for t in line.split()]
+    if not tokens:
+        return True
+    return sum(bool(_ATTACHED.match(t)) for t in tokens) <= 0.01 * len(tokens)
+
+
+def with_text_defaults(spec: CorpusSpec, train_lines: list[str]) -> CorpusSpec:
+    """One default for every command: word-level text that is not pre-tokenised gets
+    :data:`RAW_TEXT_DEFAULTS`, each unless its own flag was given; the choice is recorded
+    in the spec (so a checkpoint reads its corpus the same way again)."""
+    if (spec.level or "word") != "word":
+        return spec
+    raw = not (spec.pretokenised or looks_pretokenised(train_lines))
+    return replace(spec, tokenizer=spec.tokenizer or (RAW_TEXT_DEFAULTS["tokenizer"] if raw else "whitespace"),
+                   max_vocab=spec.max_vocab if spec.max_vocab is not None else
+                   (RAW_TEXT_DEFAULTS["max_vocab"] if raw else None))
+
+
 def read_splits(spec: CorpusSpec, root=None) -> tuple[dict[str, list[str]], str, CorpusSpec]:
     """``(lines per split, corpus name, spec with its level resolved)`` of a text source."""
     if spec.type == "synthetic":
@@ -229,10 +264,14 @@ def read_splits(spec: CorpusSpec, root=None) -> tuple[dict[str, list[str]], str,
     elif spec.type == "directory":
         lines = {s: read_lines(p) for s, p in find_split_files(spec.path).items()}
         name = Path(spec.path).name
+    elif spec.type == "hf":
+        got = hf.read(spec.source)
+        lines = got if isinstance(got, dict) else split_contiguous(got, spec.split, spec.source)
+        name = Path(hf.parse(spec.source)[0]).name.replace("/", "-")
     else:
         lines = {s: read_lines(spec.files[s]) for s in SPLITS}
         name = Path(spec.source).stem if spec.source.endswith(".toml") else Path(spec.files["train"]).stem
-    return lines, name, replace(spec, level=level or "word")
+    return lines, name, with_text_defaults(replace(spec, level=level or "word"), lines["train"])
 
 
 def load(spec: CorpusSpec, root=None):

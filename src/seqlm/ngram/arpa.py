@@ -199,6 +199,17 @@ def _section(path: Path, m: int, rows: list, stoi: dict) -> tuple[np.ndarray, np
     return W, prob, bow
 
 
+def _check_unigram_backoffs(path: Path, rows: list, log10_p, log10_bow) -> None:
+    """A bigram context backs off to the unigrams: bow(h) · p(w) must stay ≤ 1 for every
+    w, or the file gives some word a probability above 1 (deeper contexts: at scoring)."""
+    top = float(np.max(log10_p))
+    over = np.flatnonzero(log10_bow + top > 1e-6)
+    if over.size:
+        k = int(over[0])
+        raise SeqlmError(f"{path}: unigram {rows[k][1]!r} has backoff weight {rows[k][-1]} (log10): "
+                         f"with the largest unigram log10 p {top:.4g} it gives a probability above 1")
+
+
 def load_arpa(path, vocab: Vocabulary | None = None) -> ArpaModel:
     """Read an ARPA file into a model with the seqlm interface.
 
@@ -237,14 +248,7 @@ def load_arpa(path, vocab: Vocabulary | None = None) -> ArpaModel:
     missing = np.isnan(lp1)
     model._remap = np.where(missing, vocab.unk_id, np.arange(B))
     lp1[missing] = lp1[vocab.unk_id]
-    # A bigram context backs off to the unigrams: bow(h) · p(w) must stay ≤ 1 for every w,
-    # or the file gives some word a probability above 1 (deeper contexts: checked at scoring).
-    top = float(np.max(lp1[:V]))
-    over = np.flatnonzero(bo1[W[:, 0]] + top > 1e-6)
-    if over.size:
-        k = int(over[0])
-        raise SeqlmError(f"{path}: unigram {sections[1][k][1]!r} has backoff weight {sections[1][k][-1]} (log10): "
-                         f"with the largest unigram log10 p {top:.4g} it gives a probability above 1")
+    _check_unigram_backoffs(path, sections[1], lp1[:V], bo1[W[:, 0]])
     keys, logp, logbow = {}, {1: lp1 * LN10}, {1: bo1 * LN10}
     for m in range(2, N + 1):
         W, p, b = _section(path, m, sections[m], stoi)

@@ -50,6 +50,9 @@ class TrainRequest:
     progress: bool = True
     final_eval: bool = True
     step_hook: Callable | None = None             # fault injection (seqlm.train.faults)
+    tensorboard: str | Path | None = None         # --tensorboard DIR: the scalars as event files
+    log_lines: bool | None = None                 # a plain line per log interval (None: when stderr is no TTY)
+    callback: Callable | None = None              # any other logger: called with every metrics record
 
 
 @dataclass
@@ -128,19 +131,34 @@ def launch(req: TrainRequest) -> Outcome:
     """Plan, load the corpus, train; then (main process, unless interrupted or told
     not to) evaluate ``best/`` into ``results.json``."""
     p = plan(req)
+    from seqlm.train.devices import resolve_device
     from seqlm.train.trainer import train
+    resolve_device(req.device)  # an unknown or absent device: refused before the run directory exists
     corpus, data = load_run_corpus(req, p)
     main = is_main_process()
+    callback, tb = _loggers(req, main)
     # rank 0 holds the run's lock from before training until results.json is written (the
     # trainer takes the same lock again inside): no --force run can start in between
     with lock_dir(p.out, "seqlm train") if main else contextlib.nullcontext():
         result = train(corpus, p.model, p.train, p.out, seed=p.seed, device=req.device, resume=p.resume,
                        progress=req.progress, deterministic=req.deterministic, data_source=data,
-                       step_hook=req.step_hook, force=req.force, notes=p.notes)
+                       step_hook=req.step_hook, force=req.force, notes=p.notes, callback=callback)
+        if tb is not None:
+            tb.close()
         outcome = Outcome(result, p.out, main)
         if main and not result.interrupted and req.final_eval and (p.out / "best").exists():
             outcome.final = final_evaluation(p.out, corpus)
     return outcome
+
+
+def _loggers(req: TrainRequest, main: bool):
+    """(the trainer's callback, the TensorBoard writer to close) for this process."""
+    import sys
+
+    from seqlm.train.loggers import LineLogger, TensorBoardLogger, combine
+    lines = req.log_lines if req.log_lines is not None else not sys.stderr.isatty()
+    tb = TensorBoardLogger(req.tensorboard) if (req.tensorboard and main) else None
+    return combine(LineLogger() if (lines and main) else None, tb, req.callback), tb
 
 
 def load_run_corpus(req: TrainRequest, p: Plan):

@@ -38,6 +38,19 @@ for _s in SETTINGS.values():
     for _k in {_s.name, _s.spelling, _s.spelling.replace("-", "_"), _s.name.replace("_", "-")}:
         SPELLINGS[_k] = _s.name
 TOP_LEVEL = ("preset", "seed")       # TOML keys that are not settings
+# What other tools call a setting (PyTorch, pytorch/examples, nanoGPT, Keras): the
+# suggestion when such a name is given for seqlm's own.
+OTHER_NAMES = {"learning_rate": "lr", "learning-rate": "lr", "lr_rate": "lr", "num_epochs": "epochs",
+               "n_epochs": "epochs", "max_epochs": "epochs", "n_layers": "num_layers", "nlayers": "num_layers",
+               "n_layer": "num_layers", "nhid": "hidden_size", "hidden_dim": "hidden_size",
+               "n_embd": "embed_size", "emsize": "embed_size", "embedding_size": "embed_size",
+               "embedding_dim": "embed_size", "emb_size": "embed_size", "rnn_type": "cell", "model": "cell",
+               "seq_len": "bptt", "seq_length": "bptt", "block_size": "bptt", "bptt_len": "bptt",
+               "grad_clip": "clip", "gradient_clip": "clip", "clip_grad_norm": "clip", "max_grad_norm": "clip",
+               "tied": "tie_weights", "tie": "tie_weights", "dropout_rate": "dropout", "batch": "batch_size",
+               "bsz": "batch_size", "max_iters": "max_steps", "max_iter": "max_steps", "eval_batch_size":
+               "valid_batch_size", "log_every": "log_interval", "lr_scheduler": "schedule", "patience":
+               "early_stopping"}
 
 
 @dataclass
@@ -110,9 +123,18 @@ def toml_document(path: Path) -> dict:
         raise SeqlmError(f"{path}: not valid TOML ({e})") from None
 
 
-def _unknown(path: Path, key: str, where: str) -> SeqlmError:
+def suggest(key: str) -> str | None:
+    """The seqlm spelling nearest to ``key``: another tool's name for it, or a close match."""
+    other = OTHER_NAMES.get(key) or OTHER_NAMES.get(key.replace("-", "_"))
+    if other:
+        return SETTINGS[other].spelling
     close = difflib.get_close_matches(key, list(SPELLINGS) + list(TOP_LEVEL), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return close[0] if close else None
+
+
+def _unknown(path: Path, key: str, where: str) -> SeqlmError:
+    close = suggest(key)
+    hint = f" (did you mean {close!r}?)" if close else ""
     return SeqlmError(f"{path}: unknown setting {key!r}{where}{hint}")
 
 

@@ -26,6 +26,13 @@ def ptb_dir() -> Path:
     return base / "ptb"
 
 
+@pytest.fixture(scope="session")
+def ptb_dir_or_none() -> Path | None:
+    """PTB's directory, or None where it is not (for tests that run either way)."""
+    base = shared_data_dir()
+    return base / "ptb" if base is not None and (base / "ptb" / "ptb.train.txt").exists() else None
+
+
 @pytest.fixture
 def one_thread():
     """Tiny models: one thread is faster than two on a shared 2-core machine."""

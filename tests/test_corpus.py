@@ -108,10 +108,12 @@ def test_registry_lookup_and_missing(tmp_path):
         load_corpus("ptb", root=tmp_path)  # not PTB: never used under its name
     assert load_corpus(tmp_path / "ptb").train.size == 3  # as a folder of its own, it is fine
     (tmp_path / "tiny-shakespeare").mkdir()
-    # the registry checks this one by size (its checksum is not published)
+    # the right size is not enough: the file is checked by its SHA-256
     (tmp_path / "tiny-shakespeare" / "input.txt").write_text(("First Citizen:\n" * 80_000)[:1_115_394])
-    ts = load_corpus("tiny-shakespeare", root=tmp_path)
-    assert ts.level == "char" and ts.name == "tiny-shakespeare"
+    with pytest.raises(SeqlmError, match="damaged copy of dataset 'tiny-shakespeare' \\(sha256"):
+        load_corpus("tiny-shakespeare", root=tmp_path)
+    from seqlm.data.registry import REGISTRY
+    assert REGISTRY["tiny-shakespeare"].level == "char"
     with pytest.raises(SeqlmError) as e:
         load_corpus("wikitext-2", root=tmp_path)
     msg = str(e.value)

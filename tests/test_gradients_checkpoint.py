@@ -11,7 +11,7 @@ import torch
 
 from seqlm.analysis.checkpoint import checkpoint_flow, reference_stack
 from seqlm.data.vocab import Vocabulary
-from seqlm.lm.base import build_model
+from seqlm.lm.build import build_model
 from seqlm.train import save_checkpoint
 
 

@@ -16,7 +16,7 @@ from inspect_helpers import reference_gates, reference_lookback
 from seqlm.data import load_corpus
 from seqlm.data.corpus import corpus_from_lines
 from seqlm.data.synthetic import SyntheticConfig, write_corpus
-from seqlm.lm.base import build_model
+from seqlm.lm.build import build_model
 from seqlm.report.inspect import inspect_schema, inspect_split, inspect_text
 from seqlm.train import TrainConfig, load_model, save_checkpoint, train
 

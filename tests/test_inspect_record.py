@@ -12,7 +12,7 @@ from seqlm.analysis.lookback import lookback
 from seqlm.data.vocab import Vocabulary
 from seqlm.errors import SeqlmError
 from seqlm.eval import score_tokens
-from seqlm.lm.base import build_model
+from seqlm.lm.build import build_model
 
 CASES = [("lstm", "fused", None), ("lstm", "explicit", None), ("gru", "explicit", "cho"),
          ("gru", "fused", "reset_after"), ("gru", "explicit", "reset_after"),

@@ -35,7 +35,22 @@ def _imports(path: Path, modules: dict[str, Path]) -> set[str]:
                 got.add(node.module)
         elif isinstance(node, ast.Import):
             got.update(a.name for a in node.names if a.name.startswith("seqlm."))
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) \
+                in ("import_module", "__import__") and node.args:
+            got.update(_string_import(node.args[0], modules))
     return {m for m in got if m in modules}
+
+
+def _string_import(arg: ast.expr, modules) -> set[str]:
+    """``importlib.import_module("seqlm.x")`` imports seqlm.x; an f-string
+    ``f"seqlm.commands.{name}"`` imports (at least) every module under its fixed prefix."""
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value.startswith("seqlm"):
+        return {arg.value}
+    if isinstance(arg, ast.JoinedStr) and arg.values and isinstance(arg.values[0], ast.Constant):
+        prefix = str(arg.values[0].value)
+        if prefix.startswith("seqlm.") and prefix != "seqlm.":  # (the root's lazy re-exports name no layer)
+            return {m for m in modules if m.startswith(prefix)} | {prefix.rstrip(".")}
+    return set()
 
 
 def _layer(module: str) -> int:

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seqlm.lm.base import build_model
+from seqlm.lm.build import build_model
 from seqlm.nn.loss import linear_cross_entropy
 
 

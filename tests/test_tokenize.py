@@ -92,7 +92,7 @@ def test_each_option_changes_vocabulary_and_oov_as_it_should(tmp_path):
     {"tokenizer": "words", "max_vocab": 10}, {"min_freq": 2}, {"level": "char", "lowercase": True},
 ])
 def test_ngram_and_neural_model_share_one_vocabulary(tmp_path, opts, one_thread):
-    from seqlm.lm.base import build_model
+    from seqlm.lm.build import build_model
     from seqlm.eval import score_tokens
     from seqlm.ngram import ModifiedKneserNey, load_arpa, write_arpa
     c = load_corpus(write_corpus(tmp_path / "c"), **opts)

@@ -9,7 +9,17 @@ The public API is small and re-exported here::
     model = seqlm.RNNLanguageModel(seqlm.RNNLMConfig(vocab_size=len(corpus.vocab), cell="gru"))
     print(seqlm.evaluate(model, corpus.valid).ppl)           # untrained: about |V|
 
-Training lives in :func:`seqlm.train.train` (the subpackage ``seqlm.train``).
+    lines = ["the cat sat on the mat", "a dog ran"] * 100         # or text in memory
+    small = seqlm.load_corpus(lines)                          # cut 90/5/5, as one file is
+    result = seqlm.train.train(corpus, seqlm.RNNLMConfig(vocab_size=len(corpus.vocab)),
+                               seqlm.TrainConfig(epochs=1, max_steps=50))   # a temporary run dir
+    model, vocab = seqlm.load_model(result.out / "checkpoint")
+    print(seqlm.evaluate(model, "the dogs see the cat", vocab=vocab).ppl)   # text, with its vocab
+
+Training lives in :func:`seqlm.train.train` (the subpackage ``seqlm.train``, there after
+``import seqlm``); the workflows behind the commands are library calls too
+(:func:`seqlm.run_compare`, :func:`seqlm.train.launch.launch`,
+:func:`seqlm.ngram.experiment.run_ngram`, :func:`seqlm.exercises.check`).
 
 The names are imported on first use (PEP 562), so ``import seqlm`` and
 ``seqlm --help`` do not pay for torch.
@@ -40,6 +50,11 @@ _LAZY = {
     "score_tokens": "seqlm.eval",
     # the gradient lab and the chapter's experiment
     "gradient_flow": "seqlm.analysis", "run_compare": "seqlm.compare",
+    "generate": "seqlm.lm.generate", "save_checkpoint": "seqlm.train.checkpoint",
+    "register_model": "seqlm.lm.base", "build_model": "seqlm.lm.build",
+    # subpackages, there after `import seqlm` (seqlm.train.train, seqlm.exercises.check, ...)
+    "train": "seqlm", "exercises": "seqlm", "data": "seqlm", "ngram": "seqlm", "lm": "seqlm",
+    "analysis": "seqlm", "eval": "seqlm",
 }
 
 __all__ = ["__version__", "SeqlmError", "Evaluation", "summarize", *_LAZY]

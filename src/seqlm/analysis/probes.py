@@ -230,7 +230,7 @@ def probe_model(model, corpus, name: str | None = None, fit_split: str = "valid"
 
     control = []
     if control_seed is not None:
-        from seqlm.lm.base import build_model
+        from seqlm.lm.build import build_model
         control = run(build_model(model.config, seed=control_seed).eval())
     settings = {"fit_split": fit_split, "eval_split": eval_split, "mode": mode, "l2": L2,
                 "max_iter": MAX_ITER, "control_seed": control_seed,

@@ -238,7 +238,8 @@ def with_text_defaults(spec: CorpusSpec, train_lines: list[str]) -> CorpusSpec:
     in the spec (so a checkpoint reads its corpus the same way again)."""
     if (spec.level or "word") != "word":
         return spec
-    raw = not (spec.pretokenised or looks_pretokenised(train_lines))
+    known = spec.type == "registry" and spec.pretokenised  # PTB, WikiText under their registry names
+    raw = not (known or looks_pretokenised(train_lines))  # else the text decides, never its file names
     return replace(spec, tokenizer=spec.tokenizer or (RAW_TEXT_DEFAULTS["tokenizer"] if raw else "whitespace"),
                    max_vocab=spec.max_vocab if spec.max_vocab is not None else
                    (RAW_TEXT_DEFAULTS["max_vocab"] if raw else None))
@@ -290,6 +291,29 @@ def load(spec: CorpusSpec, root=None):
 
 # ------------------------------------------------------------ the friendly front
 
+def _in_memory(source, level, tokenizer, lowercase, max_vocab, min_freq, split) -> Corpus:
+    """Sentences or texts in memory: a list (cut 90/5/5 by default, as one text file is)
+    or ``{"train": [...], "valid": [...], "test": [...]}``; a string with line breaks is
+    several lines. The same defaults as a file's (raw text: words, 10,000 kept)."""
+    def lines_of(items, what) -> list[str]:
+        if isinstance(items, str) or not all(isinstance(t, str) for t in items):
+            raise SeqlmError(f"{what}: expected a list of strings (sentences or texts)")
+        return [line for t in items for line in t.split("\n")]
+    if isinstance(source, dict):
+        missing = [s for s in SPLITS if s not in source]
+        if missing or set(source) - set(SPLITS):
+            raise SeqlmError(f"in-memory splits: expected the keys train, valid, test, got {sorted(source)}")
+        lines = {s: lines_of(source[s], s) for s in SPLITS}
+    else:
+        lines = split_contiguous(lines_of(source, "the given lines"), tuple(split or DEFAULT_SPLIT),
+                                 "the given lines")
+    spec = CorpusSpec("<in memory>", "files", level=level, tokenizer=tokenizer, lowercase=bool(lowercase),
+                      max_vocab=max_vocab, min_freq=min_freq or 1)
+    spec = with_text_defaults(replace(spec, level=level or "word"), lines["train"])
+    corpus = corpus_from_lines(lines, "in-memory", spec.level, spec.min_freq, spec.max_vocab,
+                               tokenizer=spec.tokenizer, lowercase=spec.lowercase)
+    return corpus  # no spec: a corpus built in code is known by its fingerprint
+
 def corpus_from_directory(directory: str | Path, level: str = "word", min_freq: int = 1,
                           max_size: int | None = None, **settings) -> Corpus:
     """A folder of ``[PREFIX.]SPLIT.EXT`` files (see :mod:`seqlm.data.layout`)."""
@@ -323,6 +347,12 @@ def load_corpus(source=None, level: str | None = None, seed: int | None = None,
     synthetic corpus only; ``split`` to single files; ``root`` overrides
     ``$SEQLM_DATA`` for registry names.
     """
+    if isinstance(source, dict) and "kind" not in source:
+        return _in_memory(source, level, tokenizer, lowercase, max_vocab if max_vocab is not None else max_size,
+                          min_freq, split)
+    if isinstance(source, (list, tuple)):
+        return _in_memory(list(source), level, tokenizer, lowercase,
+                          max_vocab if max_vocab is not None else max_size, min_freq, split)
     if isinstance(source, dict):
         source = CorpusSpec.from_dict(source)
     if isinstance(source, CorpusSpec):

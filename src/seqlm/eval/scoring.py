@@ -62,11 +62,26 @@ def _token_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
     return logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
 
 
+def as_ids(ids, vocab=None) -> np.ndarray:
+    """Token ids from ``ids``: ids already, or text — a string (its lines) or a list of
+    sentences — encoded with ``vocab`` (each line ends with ``<eos>``, as in a corpus)."""
+    text = isinstance(ids, str) or (isinstance(ids, (list, tuple)) and len(ids) > 0
+                                    and all(isinstance(x, str) for x in ids))
+    if not text:
+        return np.asarray(ids, dtype=np.int64)
+    if vocab is None:
+        raise SeqlmError("scoring text needs the model's vocabulary: pass vocab= (seqlm.load_model(path) "
+                         "returns the model and its vocabulary), or token ids")
+    lines = ids.split("\n") if isinstance(ids, str) else [ln for t in ids for ln in t.split("\n")]
+    return vocab.encode_lines([ln for ln in lines if ln.strip()])
+
+
 @torch.no_grad()
 def score_tokens(model: nn.Module, ids, mode: str = "stream", batch_size: int | None = None,
                  bptt: int = 256, device: torch.device | str | None = None,
-                 precision: str = "fp32", eos_id: int = EOS_ID) -> np.ndarray:
-    """Natural-log probability of every token of ``ids`` (float64, ``len(ids)``).
+                 precision: str = "fp32", eos_id: int = EOS_ID, vocab=None) -> np.ndarray:
+    """Natural-log probability of every token of ``ids`` (float64, ``len(ids)``): token ids,
+    or text (a string or a list of sentences) with its ``vocab``.
 
     ``batch_size`` defaults to 1 in ``stream`` mode and 64 in ``sentence``
     mode. ``bptt`` only bounds the length of the chunks run at once; it never
@@ -74,7 +89,9 @@ def score_tokens(model: nn.Module, ids, mode: str = "stream", batch_size: int | 
     """
     if mode not in MODES:
         raise SeqlmError(f"unknown evaluation mode {mode!r} (choose from {', '.join(MODES)})")
-    ids = np.asarray(ids, dtype=np.int64)
+    ids = as_ids(ids, vocab)
+    if vocab is not None:
+        eos_id = vocab.eos_id
     if ids.ndim != 1 or ids.size == 0:
         raise SeqlmError("cannot score an empty token stream")
     vocab_size = getattr(getattr(model, "config", None), "vocab_size", None)
@@ -129,6 +146,7 @@ def _score_sentences(model, ids, batch_size, bptt, device, eos_id) -> np.ndarray
 
 def evaluate(model: nn.Module, ids, mode: str = "stream", batch_size: int | None = None,
              chars: int | None = None, **kwargs) -> Evaluation:
-    """:func:`score_tokens`, summarised by :func:`seqlm.metrics.summarize`
-    (perplexity, bits per token, bits per character when ``chars`` is given)."""
+    """:func:`score_tokens` (ids, or text with ``vocab=``), summarised by
+    :func:`seqlm.metrics.summarize`: perplexity, bits per token, bits per character when
+    ``chars`` is given."""
     return summarize(score_tokens(model, ids, mode, batch_size, **kwargs), mode, chars=chars)

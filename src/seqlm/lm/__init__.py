@@ -12,8 +12,9 @@ from __future__ import annotations
 from seqlm._lazy import lazy_names
 
 _LAZY = {
-    "LanguageModel": "seqlm.lm.base", "build_model": "seqlm.lm.base", "detach_state": "seqlm.lm.base",
-    "map_state": "seqlm.lm.base", "model_class": "seqlm.lm.base", "state_to": "seqlm.lm.base",
+    "LanguageModel": "seqlm.lm.base", "build_model": "seqlm.lm.build", "detach_state": "seqlm.lm.base",
+    "map_state": "seqlm.lm.base", "model_class": "seqlm.lm.build", "state_to": "seqlm.lm.base",
+    "register_model": "seqlm.lm.base",
     "RNNLanguageModel": "seqlm.lm.model", "RNNLMConfig": "seqlm.lm.config",
 }
 

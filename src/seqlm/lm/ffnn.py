@@ -46,7 +46,7 @@ from torch import nn
 
 from seqlm.data.vocab import EOS_ID
 from seqlm.errors import SeqlmError
-from seqlm.lm.base import config_from_dict
+from seqlm.lm.base import config_from_dict, register_model
 from seqlm.nn.loss import IGNORE_INDEX, linear_cross_entropy
 from seqlm.schema import check_fields, setting
 
@@ -80,6 +80,7 @@ class FFNNConfig:
             raise SeqlmError(f"pad_id {self.pad_id} is outside the vocabulary of {self.vocab_size}")
 
 
+@register_model("ffnn")
 class FFNNLanguageModel(nn.Module):
     """Bengio et al. (2003): window embeddings → tanh → softmax. Implements the LM
     protocol of :mod:`seqlm.lm.base`."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from seqlm.lm.base import State, config_from_dict
+from seqlm.lm.base import State, config_from_dict, register_model
 from seqlm.lm.config import BACKENDS, CELLS, INITS, VARIANTS, RNNLMConfig
 from seqlm.nn import RecurrentStack
 from seqlm.nn.loss import linear_cross_entropy
@@ -27,6 +27,7 @@ from seqlm.nn.loss import linear_cross_entropy
 __all__ = ["RNNLanguageModel", "RNNLMConfig", "CELLS", "BACKENDS", "VARIANTS", "INITS"]
 
 
+@register_model("rnn")
 class RNNLanguageModel(nn.Module):
     """Embedding → RecurrentStack → dropout → Linear decoder. Implements the LM
     protocol of :mod:`seqlm.lm.base`."""

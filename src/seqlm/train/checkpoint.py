@@ -35,7 +35,7 @@ from torch import nn
 from seqlm.data.vocab import Vocabulary
 from seqlm.errors import SeqlmError, SeqlmWarning
 from seqlm.io import atomic_dir, recovered_dir, write_json, write_point
-from seqlm.lm.base import build_model, model_class
+from seqlm.lm.build import build_model, model_class
 from seqlm.schema import check_json
 from seqlm.train.config import TrainConfig
 from seqlm.train.header import check_header, corrupt

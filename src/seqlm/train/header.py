@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from seqlm.errors import SeqlmError
-from seqlm.lm.base import build_model
+from seqlm.lm.build import build_model
 
 
 def corrupt(where, what: str) -> SeqlmError:

@@ -88,8 +88,8 @@ def check_fresh(out: Path) -> None:
     if found:
         shown = ", ".join(p.name + ("/" if p.is_dir() else "") for p in found[:4])
         raise SeqlmError(f"{out} already holds a training run ({shown}); continue it with "
-                         f"--resume {out}, start over with --force (deletes those), or choose "
-                         "another --out")
+                         f"--resume {out} (resume={str(out)!r} in Python), start over with --force "
+                         "(force=True; deletes those), or choose another --out")
 
 
 def clear(out: Path) -> None:

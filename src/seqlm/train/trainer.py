@@ -30,6 +30,7 @@ share the run's counters, and splitting them across files would hide that.)
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -43,12 +44,14 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from seqlm.data.batching import lm_batches, segments, sentence_batches
 from seqlm.errors import SeqlmError, SeqlmWarning
 from seqlm.eval.scoring import autocast_context, evaluate
 from seqlm.io import append_line
-from seqlm.lm.base import build_model, detach_state, model_class
+from seqlm.lm.base import detach_state
+from seqlm.lm.build import build_model, model_class
 from seqlm.nn import clip_grad_norm_
 from seqlm.train import checkpoint as ckpt
 from seqlm.train import rundir
@@ -76,6 +79,11 @@ class TrainResult:
     stopped_early: bool = False
     max_steps_reached: bool = False  # stopped by max_steps (a checkpoint was saved there)
     history: list = field(default_factory=list)  # one dict per epoch of this invocation
+
+    @property
+    def out(self) -> Path:
+        """The run directory (``out_dir``)."""
+        return self.out_dir
 
 
 class Trainer:
@@ -106,6 +114,12 @@ class Trainer:
         self.callback = callback
         if deterministic:
             torch.use_deterministic_algorithms(True)
+        self.initial_model = None  # a model given ready-made (the LM protocol): trained as it is
+        if isinstance(model_config, nn.Module):
+            if not dataclasses.is_dataclass(getattr(model_config, "config", None)):
+                raise SeqlmError("train() takes a model config, or a model with a .config dataclass "
+                                 "(the LM protocol of seqlm.lm.base)")
+            self.initial_model, model_config = model_config, model_config.config
         if not isinstance(model_config, dict):
             model_config = asdict(model_config)
         model_config = dict(model_config)
@@ -199,7 +213,8 @@ class Trainer:
         """Model (seeded), its DDP wrapper, the optimizer, this rank's data, the
         counters, a resumed run's state; then the notes. Returns the model to call."""
         cfg = self.cfg
-        self.raw_model = build_model(self.model_config, seed=self.seed).to(self.device)
+        self.raw_model = (self.initial_model if self.initial_model is not None
+                          else build_model(self.model_config, seed=self.seed)).to(self.device)
         self.state_dim = getattr(self.raw_model, "state_batch_dim", 1)
         model = self.raw_model
         if self.dist.enabled:
@@ -443,7 +458,17 @@ def make_optimizer(cfg: TrainConfig, params: list) -> torch.optim.Optimizer:
     return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def train(corpus, model_config, train_config: TrainConfig | None = None, out_dir="runs/train",
+def train(corpus, model_config, train_config: TrainConfig | None = None, out_dir=None,
           seed: int = 0, **kwargs) -> TrainResult:
-    """Train a model on ``corpus`` (a :class:`seqlm.data.corpus.Corpus`); see :class:`Trainer`."""
+    """Train a model on ``corpus`` (a :class:`seqlm.data.corpus.Corpus`, e.g.
+    ``seqlm.load_corpus(...)``); see :class:`Trainer`.
+
+    ``model_config``: a config (:class:`seqlm.lm.RNNLMConfig`, or its dict) built with
+    ``seed``, or a model of the LM protocol, trained as it is. ``out_dir``: the run
+    directory (``checkpoint/``, ``best/``, ``metrics.jsonl``); ``None`` uses a new
+    temporary directory (``result.out_dir``) and writes nothing where you are. A directory
+    holding a run is refused unless ``resume=out_dir`` or ``force=True``."""
+    if out_dir is None:
+        import tempfile
+        out_dir = tempfile.mkdtemp(prefix="seqlm-train-")
     return Trainer(corpus, model_config, train_config or TrainConfig(), out_dir, seed, **kwargs).fit()
